@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backing.c - the Linux backing: one MFD_HUGETLB memfd per pool page.
+ *
+ * fallocate() allocates the hugepage up front, so a shortage is an error
+ * here and now instead of a SIGBUS on first touch (DPDK eal_memalloc does
+ * the same). The kernel zeroes a hugetlb page when it allocates it, which is
+ * the zeroing every client relies on. Punching the hole
+ * (FALLOC_FL_PUNCH_HOLE) unmaps the page from every mapping of the file and
+ * frees it; a former holder that touches its stale mapping faults a new,
+ * zeroed page into the old file, never anyone else's data.
+ */
+#define _GNU_SOURCE
+#include "backing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PM_PRESENT  (1ull << 63)
+#define PM_PFN_MASK ((1ull << 55) - 1)
+
+int backing_linux_open(struct backing_linux *b, uint64_t page_size)
+{
+	b->page_shift = (unsigned)__builtin_ctzll(page_size);
+	b->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	return b->pagemap_fd < 0 ? -errno : 0;
+}
+
+void backing_linux_close(struct backing_linux *b)
+{
+	if (b->pagemap_fd >= 0)
+		close(b->pagemap_fd);
+	b->pagemap_fd = -1;
+}
+
+void backing_page_drop(struct backing_page *pg, uint64_t page_size)
+{
+	if (pg->map)
+		munmap(pg->map, page_size);
+	if (pg->fd >= 0)
+		close(pg->fd);
+	pg->map = NULL;
+	pg->fd = -1;
+}
+
+static int linux_locate(void *ctx, const struct backing_page *pg, uint64_t *ret_phys,
+			int32_t *ret_node)
+{
+	struct backing_linux *b = ctx;
+	uint64_t entry;
+	int node = 0;
+
+	if (pread(b->pagemap_fd, &entry, sizeof(entry), (off_t)((uintptr_t)pg->map / 4096 * 8)) !=
+	    sizeof(entry))
+		return -EIO;
+	/* Without CAP_SYS_ADMIN the kernel reports PFN 0 for present pages. */
+	if (!(entry & PM_PRESENT) || !(entry & PM_PFN_MASK))
+		return -EPERM;
+	if (get_mempolicy(&node, NULL, 0, pg->map, MPOL_F_NODE | MPOL_F_ADDR) < 0)
+		node = 0;
+	*ret_phys = (entry & PM_PFN_MASK) * 4096;
+	*ret_node = node;
+	return 0;
+}
+
+static int linux_acquire(void *ctx, uint64_t page_size, struct backing_page *ret)
+{
+	struct backing_linux *b = ctx;
+	struct backing_page pg = { .fd = -1, .map = NULL };
+	int r;
+
+	pg.fd = memfd_create("contig-page", MFD_CLOEXEC | MFD_HUGETLB |
+					    ((unsigned)b->page_shift << MFD_HUGE_SHIFT));
+	if (pg.fd < 0)
+		return -errno;
+	if (ftruncate(pg.fd, (off_t)page_size) < 0 || fallocate(pg.fd, 0, 0, (off_t)page_size) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	pg.map = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, pg.fd, 0);
+	if (pg.map == MAP_FAILED) {
+		pg.map = NULL;
+		r = -errno;
+		goto fail;
+	}
+	/* Clients must never inherit pool pages through a fork of the daemon. */
+	(void)madvise(pg.map, page_size, MADV_DONTFORK);
+	r = linux_locate(ctx, &pg, &pg.phys, &pg.node);
+	if (r < 0)
+		goto fail;
+	*ret = pg;
+	return 0;
+fail:
+	backing_page_drop(&pg, page_size);
+	return r;
+}
+
+static int linux_revoke(void *ctx, uint64_t page_size, struct backing_page *pg)
+{
+	int r = 0;
+
+	(void)ctx;
+	if (pg->fd >= 0 &&
+	    fallocate(pg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)page_size) < 0)
+		r = -errno;
+	backing_page_drop(pg, page_size);
+	return r;
+}
+
+const struct backing_ops backing_linux_ops = {
+	.acquire = linux_acquire,
+	.revoke = linux_revoke,
+	.locate = linux_locate,
+};

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backing.h - everything the pool asks of the operating system about one
+ * pool page, behind one ops struct, so the pool and the session handlers run
+ * on fake pages in unit tests and fuzzing (jemalloc hpa_hooks, mimalloc prim).
+ *
+ * A backing page is one hugetlb memfd holding exactly one page, mapped once
+ * in the daemon. One file per page is what makes revocation possible:
+ * punching the page out of its file unmaps it from every process that maps
+ * that file, and the replacement page goes into a new file that no former
+ * holder has ever seen.
+ */
+#ifndef CONTIG_BACKING_H
+#define CONTIG_BACKING_H
+
+#include <stdint.h>
+
+struct backing_page {
+	int fd;          /* owned; -1 when empty */
+	void *map;       /* the daemon's own mapping of the page; NULL when empty */
+	uint64_t phys;
+	int32_t node;
+};
+
+struct backing_ops {
+	/* Create, fault in and locate a fresh zeroed page. Thread-safe: the
+	 * reclaim thread calls it. Returns 0, -ENOMEM/-ENOSPC when the kernel
+	 * has no free hugepage, or -errno. *ret untouched on failure. */
+	int (*acquire)(void *ctx, uint64_t page_size, struct backing_page *ret);
+	/* Take the page away from every process that maps it (punch it out of
+	 * its file) and drop the daemon's fd and mapping; pg is emptied. Never
+	 * fails in a way that leaves the page reachable: on error it still
+	 * closes what it can and returns -errno for the log. */
+	int (*revoke)(void *ctx, uint64_t page_size, struct backing_page *pg);
+	/* Re-read the physical address and node of a live page (audit). */
+	int (*locate)(void *ctx, const struct backing_page *pg, uint64_t *ret_phys, int32_t *ret_node);
+};
+
+/* The real thing: hugetlb memfds, /proc/self/pagemap, get_mempolicy.
+ * backing_linux_open opens pagemap once (needs CAP_SYS_ADMIN for PFNs). */
+struct backing_linux {
+	int pagemap_fd;
+	unsigned page_shift;
+};
+int backing_linux_open(struct backing_linux *b, uint64_t page_size);
+void backing_linux_close(struct backing_linux *b);
+extern const struct backing_ops backing_linux_ops;
+
+/* Release a page without revoking it (shutdown path: the pages go back to
+ * the kernel when the last mapping goes). Accepts an empty page. */
+void backing_page_drop(struct backing_page *pg, uint64_t page_size);
+
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inspect.c - PROTO_LIST: the pool's tables, one reply datagram per page of
+ * rows, for contigctl. A cursor is a plain index into the table, so a page
+ * costs O(rows in the page) plus, for the run table, a scan from the cursor;
+ * nothing is kept between requests and allocation never waits on it.
+ *
+ * Visibility: root sees every row; any other user sees the pool's shape
+ * (runs, pages, stats) and only its own regions and sessions.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LIST_BYTES (PROTO_MAX_MSG - sizeof(struct proto_hdr) - sizeof(struct proto_list_reply))
+
+struct page_out {
+	uint8_t buf[PROTO_MAX_MSG];
+	struct proto_list_reply *rep;
+	uint8_t *items;
+	size_t item_size;
+	uint32_t max;
+};
+
+static void out_init(struct page_out *o, uint32_t table, size_t item_size)
+{
+	o->rep = (struct proto_list_reply *)(void *)o->buf;
+	memset(o->rep, 0, sizeof(*o->rep));
+	o->rep->table = table;
+	o->rep->item_size = (uint32_t)item_size;
+	o->items = o->buf + sizeof(*o->rep);
+	o->item_size = item_size;
+	o->max = (uint32_t)(LIST_BYTES / item_size);
+}
+
+static void *out_next(struct page_out *o)
+{
+	if (o->rep->count >= o->max)
+		return NULL;
+	void *it = o->items + (size_t)o->rep->count++ * o->item_size;
+	memset(it, 0, o->item_size);
+	return it;
+}
+
+static int out_send(struct session *s, const struct proto_msg *m, struct page_out *o)
+{
+	return session_queue(s, PROTO_LIST_REPLY, m->hdr.request, o->buf,
+			     sizeof(*o->rep) + (size_t)o->rep->count * o->item_size, NULL, 0);
+}
+
+static bool privileged(const struct session *s)
+{
+	return s->cred.uid == 0;
+}
+
+static void list_runs(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	const struct extent_pool *ext = &s->srv->pool.ext;
+	uint32_t pos = (uint32_t)cursor;
+	struct extent_run_info ri;
+
+	if (cursor >= ext->npages)
+		return;
+	while (o->rep->count < o->max && extent_run_next(ext, &pos, &ri)) {
+		struct proto_run_item *it = out_next(o);
+		it->phys = ri.phys;
+		it->pages = ri.pages;
+		it->free = ri.nstate[EXTENT_FREE];
+		it->used = ri.nstate[EXTENT_USED];
+		it->reclaiming = ri.nstate[EXTENT_RECLAIMING];
+		it->quarantined = ri.nstate[EXTENT_QUARANTINED];
+		it->node = ri.node;
+	}
+	o->rep->next = pos < ext->npages ? pos : 0;
+}
+
+static void list_pages(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	const struct extent_pool *ext = &s->srv->pool.ext;
+	uint64_t k = cursor;
+
+	for (; k < ext->npages && o->rep->count < o->max; k++) {
+		const struct extent_page *pg = &ext->pages[extent_id_at(ext, (uint32_t)k)];
+		struct proto_page_item *it = out_next(o);
+		it->phys = pg->phys;
+		it->state = pg->state;
+		it->node = pg->node;
+	}
+	o->rep->next = k < ext->npages ? k : 0;
+}
+
+static void list_regions(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	const struct pool *p = &s->srv->pool;
+	uint64_t now = now_ns();
+	uint64_t k = cursor;
+
+	for (; k < p->npages && o->rep->count < o->max; k++) {
+		const struct region *rg = p->slots[k];
+		if (!rg)
+			continue;
+		if (!privileged(s) && !pool_lease_of((struct region *)rg, s))
+			continue;
+		struct proto_region_item *it = out_next(o);
+		it->region_id = rg->id;
+		it->session_id = rg->owner.session_id;
+		it->nbytes = rg->nbytes;
+		it->phys = rg->phys;
+		it->lowest = rg->rq.lowest;
+		it->highest = rg->rq.highest;
+		it->boundary = rg->rq.boundary;
+		it->age_ns = now - rg->created_ns;
+		it->npages = rg->npages;
+		it->node = rg->rq.node;
+		it->pid = rg->owner.pid;
+		it->uid = rg->owner.uid;
+		it->holders = rg->nleases;
+		memcpy(it->comm, rg->owner.comm, sizeof(it->comm));
+	}
+	o->rep->next = k < p->npages ? k : 0;
+}
+
+static void list_sessions(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	struct list_node *n, *t;
+	uint64_t now = now_ns();
+	uint64_t last = 0;
+	bool more = false;
+
+	/* Session ids only grow and the list is in id order: the cursor is
+	 * the last id sent, so a page is stable while sessions come and go. */
+	list_for_each_safe(n, t, &s->srv->sessions) {
+		const struct session *o2 = container_of(n, struct session, link);
+		if (o2->dead || o2->id <= cursor)
+			continue;
+		if (!privileged(s) && o2 != s)
+			continue;
+		if (o->rep->count >= o->max) {
+			more = true;
+			break;
+		}
+		struct proto_session_item *it = out_next(o);
+		it->session_id = o2->id;
+		it->bytes = o2->bytes;
+		it->age_ns = now - o2->connected_ns;
+		it->pid = o2->cred.pid;
+		it->uid = o2->cred.uid;
+		it->gid = o2->cred.gid;
+		it->regions = o2->nregions;
+		memcpy(it->comm, o2->comm, sizeof(it->comm));
+		last = o2->id;
+	}
+	o->rep->next = more ? last : 0;
+}
+
+static void stat_put(struct page_out *o, const char *name, uint64_t v)
+{
+	struct proto_stat_item *it = out_next(o);
+
+	if (!it)
+		return;
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	it->value = v;
+}
+
+static void list_stats(struct session *s, struct page_out *o)
+{
+	const struct pool_stats *st = &s->srv->pool.stats;
+
+#define STAT(f) stat_put(o, #f, st->f)
+	STAT(allocs);
+	STAT(frees);
+	STAT(fail_einval);
+	STAT(fail_enomem);
+	STAT(fail_edquot);
+	STAT(fail_eacces);
+	STAT(fail_other);
+	STAT(waits);
+	STAT(bytes_served);
+	STAT(reclaims);
+	STAT(reclaim_ns);
+	STAT(revoke_errors);
+	STAT(phys_changed);
+	STAT(lost);
+	STAT(audit_moved);
+	STAT(imports);
+	STAT(exports);
+	STAT(protocol_errors);
+	STAT(sessions_total);
+#undef STAT
+}
+
+int inspect_list(struct session *s, const struct proto_msg *m)
+{
+	static const size_t item_size[PROTO_TABLE_MAX] = {
+		[PROTO_TABLE_RUNS] = sizeof(struct proto_run_item),
+		[PROTO_TABLE_REGIONS] = sizeof(struct proto_region_item),
+		[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
+		[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
+		[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item),
+	};
+	uint32_t table = m->body.list.table;
+	uint64_t cursor = m->body.list.cursor;
+	static struct page_out o; /* 32 KiB: not on the loop's stack */
+
+	out_init(&o, table, item_size[table]);
+	switch (table) {
+	case PROTO_TABLE_RUNS: list_runs(s, cursor, &o); break;
+	case PROTO_TABLE_PAGES: list_pages(s, cursor, &o); break;
+	case PROTO_TABLE_REGIONS: list_regions(s, cursor, &o); break;
+	case PROTO_TABLE_SESSIONS: list_sessions(s, cursor, &o); break;
+	case PROTO_TABLE_STATS: list_stats(s, &o); break;
+	default: return -EPROTO;
+	}
+	return out_send(s, m, &o);
+}

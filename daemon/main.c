@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - contigd: settings, the pool reservation, the listening socket
+ * (bound here or passed by systemd), signals and timers, then the loop.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "backing.h"
+#include "config.h"
+#include "hugetlb.h"
+#include "log.h"
+#include "server.h"
+#include "settings.h"
+
+static struct server srv;
+static struct settings arg;
+static const char *arg_config;
+static bool socket_ours;              /* bound by us (not systemd): unlink at exit */
+static struct loop_source signal_src, timer_src;
+static uint64_t ticks;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: contigd [OPTIONS]\n"
+		"Serve physically contiguous, zeroed hugepage memory to local clients.\n\n"
+		"  --socket PATH          listening socket (default %s)\n"
+		"  --pool SIZE            pool size, K/M/G suffixes (default 256M)\n"
+		"  --page-size 2M|1G      hugepage size (default 2M)\n"
+		"  --low-pool SIZE@CEIL   hold at least SIZE below physical address CEIL\n"
+		"  --config FILE          read settings from FILE (command line wins)\n"
+		"  --threads N            start-up fault-in threads (default: one per CPU)\n"
+		"  --log-level LEVEL      err, warning, notice, info or debug\n"
+		"  --no-raise             never raise vm.nr_hugepages\n"
+		"  -h, --help             this text\n",
+		SETTINGS_DEFAULT_SOCKET);
+}
+
+enum { OPT_SOCKET = 256, OPT_POOL, OPT_PAGE_SIZE, OPT_LOW_POOL, OPT_CONFIG, OPT_THREADS,
+       OPT_LOG_LEVEL, OPT_NO_RAISE };
+
+static const struct option options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "pool", required_argument, NULL, OPT_POOL },
+	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
+	{ "low-pool", required_argument, NULL, OPT_LOW_POOL },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "no-raise", no_argument, NULL, OPT_NO_RAISE },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* Apply one command-line option; the same value checks as the config file
+ * (config_apply), so both reject the same things with the same words. */
+static int apply_option(int c, const char *val)
+{
+	static const char *const key[] = {
+		[OPT_SOCKET - OPT_SOCKET] = "socket", [OPT_POOL - OPT_SOCKET] = "pool",
+		[OPT_PAGE_SIZE - OPT_SOCKET] = "page-size", [OPT_LOW_POOL - OPT_SOCKET] = "low-pool",
+		[OPT_THREADS - OPT_SOCKET] = "threads", [OPT_LOG_LEVEL - OPT_SOCKET] = "log-level",
+	};
+	char err[256];
+
+	if (c == OPT_NO_RAISE) {
+		arg.may_raise_hugepages = false;
+		return 0;
+	}
+	if (c == OPT_CONFIG)
+		return 0;
+	if (config_apply(&arg, key[c - OPT_SOCKET], val, err, sizeof(err)) < 0) {
+		fprintf(stderr, "contigd: --%s %s: %s\n", key[c - OPT_SOCKET], val, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	char err[512];
+	int c;
+
+	/* First pass: only --config and --help, so the file is read before the
+	 * command line overrides it. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == OPT_CONFIG)
+			arg_config = optarg;
+	}
+	settings_default(&arg);
+	if (arg_config && config_load(arg_config, &arg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "contigd: %s\n", err);
+		return -EINVAL;
+	}
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == '?') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (apply_option(c, optarg) < 0)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "contigd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Refuse to take over the socket of a daemon that is alive. */
+static int socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return live;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(arg.socket)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n = sd_listen_fds(1), fd, r;
+
+	if (n > 1) {
+		log_err("systemd passed %d sockets; expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+			log_err("the socket systemd passed is not a listening SOCK_SEQPACKET unix socket");
+			return -EINVAL;
+		}
+		/* Activated sockets come blocking and without CLOEXEC. */
+		(void)!fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void)!fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		log_info("listening on the socket passed by systemd");
+		return fd;
+	}
+
+	if (strlen(arg.socket) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, arg.socket);
+	r = mkdir_parent(arg.socket);
+	if (r < 0) {
+		log_err("cannot create the directory of %s: %s", arg.socket, strerror(-r));
+		return r;
+	}
+	if (socket_in_use(&sa)) {
+		log_err("%s: another contigd is serving this socket", arg.socket);
+		return -EADDRINUSE;
+	}
+	unlink(arg.socket);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(arg.socket, 0660) < 0 ||
+	    listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		log_err("%s: %s", arg.socket, strerror(-r));
+		return r;
+	}
+	if (arg.socket_group[0]) {
+		struct group *g = getgrnam(arg.socket_group);
+		if (!g || chown(arg.socket, (uid_t)-1, g->gr_gid) < 0)
+			log_warn("cannot give %s to group %s", arg.socket, arg.socket_group);
+	}
+	socket_ours = true;
+	return fd;
+}
+
+static void on_listen(struct loop_source *src, uint32_t events)
+{
+	(void)src;
+	(void)events;
+	for (int i = 0; i < 16; i++) {
+		int r = server_accept(&srv);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			/* EMFILE and friends: try again on the next turn. */
+			log_warn("accept: %s", strerror(-r));
+			break;
+		}
+	}
+}
+
+static void notify_status(void)
+{
+	struct proto_pool_info info;
+
+	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
+	sd_notifyf(0, "STATUS=pool %" PRIu64 " MiB, %" PRIu64 " MiB free, largest run %" PRIu64
+		   " MiB, %u sessions",
+		   info.total_bytes >> 20, info.free_bytes >> 20, info.largest_free_run >> 20,
+		   srv.nsessions);
+}
+
+static void on_reclaim(struct loop_source *src, uint32_t events)
+{
+	(void)src;
+	(void)events;
+	if (pool_reclaim_collect(&srv.pool))
+		server_retry_parked(&srv);
+}
+
+static void on_signal(struct loop_source *src, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			char err[512];
+			if (!arg_config)
+				log_info("SIGHUP: no --config file, nothing to re-read");
+			else if (config_reload(arg_config, &arg, &srv, err, sizeof(err)) < 0)
+				log_err("SIGHUP: %s; nothing changed", err);
+			continue;
+		}
+		log_info("signal %u: stopping", si.ssi_signo);
+		srv.loop.stop = true;
+	}
+}
+
+static void on_timer(struct loop_source *src, uint32_t events)
+{
+	uint64_t n;
+
+	(void)events;
+	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	ticks += n;
+	if (pool_retry_lost(&srv.pool))
+		log_info("retrying the reclaim of lost pages");
+	if (arg.audit_interval_s && ticks % arg.audit_interval_s == 0)
+		pool_audit(&srv.pool);
+	notify_status();
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_turn_end(struct loop *l)
+{
+	(void)l;
+	server_reap(&srv);
+}
+
+static int setup_sources(void)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	sigset_t mask;
+	int fd, r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if ((r = loop_add(&srv.loop, &signal_src, fd, EPOLLIN, on_signal)) < 0)
+		return r;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+		return -errno;
+	if ((r = loop_add(&srv.loop, &timer_src, fd, EPOLLIN, on_timer)) < 0)
+		return r;
+	return loop_add(&srv.loop, &srv.reclaim_src, srv.pool.reclaim.event_fd, EPOLLIN,
+			on_reclaim);
+}
+
+static const char *human(uint64_t bytes, char *buf, size_t n)
+{
+	if (bytes >= (1ull << 30) && !(bytes & ((1ull << 30) - 1)))
+		snprintf(buf, n, "%" PRIu64 " GiB", bytes >> 30);
+	else if (bytes >= (1ull << 20))
+		snprintf(buf, n, "%" PRIu64 " MiB", bytes >> 20);
+	else
+		snprintf(buf, n, "%" PRIu64 " KiB", bytes >> 10);
+	return buf;
+}
+
+/* Reserve the pool, or say in one line what is missing and what to change. */
+static int reserve_pool(struct backing_linux *bl)
+{
+	uint64_t ps = arg.page_size;
+	uint32_t want = (uint32_t)((arg.pool_bytes + ps - 1) / ps), got = 0;
+	struct pool_config cfg = { .page_size = ps, .npages = want, .threads = arg.threads };
+	char a[32], b[32];
+	int64_t avail;
+	uint64_t t0 = now_ns();
+	int r;
+
+	avail = hugetlb_ensure_free(ps, want, arg.may_raise_hugepages);
+	if (avail < 0) {
+		fprintf(stderr, "contigd: cannot read the hugepage pool for %s pages: %s\n",
+			human(ps, a, sizeof(a)), strerror((int)-avail));
+		return -EIO;
+	}
+	if ((uint64_t)avail < want) {
+		struct hugetlb_counts c = { 0 };
+		hugetlb_read(ps, &c);
+		fprintf(stderr,
+			"contigd: cannot reserve the pool: got %" PRId64 " of %u hugepages of %s "
+			"(needed %s); raise /sys/kernel/mm/hugepages/hugepages-%" PRIu64
+			"kB/nr_hugepages to at least %" PRIu64 " or lower --pool\n",
+			avail, want, human(ps, a, sizeof(a)), human(arg.pool_bytes, b, sizeof(b)),
+			ps >> 10, c.nr + (want - (uint64_t)avail));
+		return -ENOMEM;
+	}
+	r = backing_linux_open(bl, ps);
+	if (r < 0) {
+		fprintf(stderr, "contigd: cannot open /proc/self/pagemap: %s\n", strerror(-r));
+		return r;
+	}
+	r = pool_init(&srv.pool, &cfg, &backing_linux_ops, bl, &got);
+	if (r == -EPERM) {
+		fprintf(stderr, "contigd: /proc/self/pagemap gives no physical addresses: contigd "
+				"needs CAP_SYS_ADMIN\n");
+		return r;
+	}
+	if (r < 0) {
+		fprintf(stderr,
+			"contigd: cannot reserve the pool: got %u of %u hugepages of %s (needed %s): "
+			"%s; another process took them meanwhile, or raise nr_hugepages\n",
+			got, want, human(ps, a, sizeof(a)), human(arg.pool_bytes, b, sizeof(b)),
+			strerror(-r));
+		return r;
+	}
+
+	struct proto_pool_info info;
+	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
+	log_info("pool: %u pages of %s (%s) pinned in %" PRIu64 " ms; %u runs, largest %s",
+		 want, human(ps, a, sizeof(a)), human(info.total_bytes, b, sizeof(b)),
+		 (now_ns() - t0) / 1000000, info.runs,
+		 human(info.largest_free_run, (char[32]){ 0 }, 32));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct backing_linux bl = { .pagemap_fd = -1 };
+	int r, status = 1;
+
+	log_init();
+	if (parse_args(argc, argv) < 0)
+		return 2;
+	log_max_level = arg.log_level;
+
+	srv.listen_fd = -1;
+	srv.limits = arg.limits;
+	srv.access = arg.access;
+	list_init(&srv.sessions);
+	list_init(&srv.parked);
+	if (loop_init(&srv.loop) < 0)
+		return 1;
+	srv.loop.turn_end = on_turn_end;
+
+	if (reserve_pool(&bl) < 0)
+		goto out;
+	r = listen_socket();
+	if (r < 0)
+		goto out;
+	srv.listen_fd = r;
+	if (arg.socket_group[0]) {
+		struct group *g = getgrnam(arg.socket_group);
+		if (g) {
+			srv.access.socket_gid = g->gr_gid;
+			srv.access.socket_gid_set = true;
+		}
+	}
+	if ((r = loop_add(&srv.loop, &srv.listen_src, srv.listen_fd, EPOLLIN, on_listen)) < 0 ||
+	    (r = setup_sources()) < 0) {
+		log_err("event loop: %s", strerror(-r));
+		goto out;
+	}
+	sd_notify(0, "READY=1");
+	notify_status();
+	log_info("ready on %s", socket_ours ? arg.socket : "the systemd socket");
+
+	r = loop_run(&srv.loop);
+	sd_notify(0, "STOPPING=1");
+	status = r < 0 ? 1 : 0;
+out:
+	server_close_all(&srv);
+	if (srv.listen_fd >= 0)
+		close(srv.listen_fd);
+	if (socket_ours)
+		unlink(arg.socket);
+	pool_destroy(&srv.pool);
+	backing_linux_close(&bl);
+	loop_fini(&srv.loop);
+	return status;
+}

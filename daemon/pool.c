@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.c - see pool.h for the ownership rules. This file turns allocator
+ * decisions (extent.c) into regions and leases, and revoked pages into
+ * reclaim jobs (reclaim.c).
+ */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct fault_job {
+	struct pool *p;
+	uint32_t first, step;
+	int error;
+};
+
+/* Start-up fault-in: thread k takes ids k, k+step, ...; the kernel's zeroing
+ * of each page is what costs, so the cores share it. */
+static void *fault_worker(void *arg)
+{
+	struct fault_job *job = arg;
+	struct pool *p = job->p;
+
+	for (uint32_t id = job->first; id < p->npages; id += job->step) {
+		int r = p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
+		if (r < 0) {
+			job->error = r;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int fault_all(struct pool *p, uint32_t threads, uint32_t *ret_got)
+{
+	struct fault_job jobs[16];
+	pthread_t tids[16];
+	uint32_t n = threads, got = 0;
+	int r = 0;
+
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (uint32_t)cpus : 1;
+	}
+	if (n > 16)
+		n = 16;
+	if (n > p->npages)
+		n = p->npages;
+	for (uint32_t k = 0; k < n; k++) {
+		jobs[k] = (struct fault_job){ .p = p, .first = k, .step = n };
+		if (k > 0 && pthread_create(&tids[k], NULL, fault_worker, &jobs[k]) != 0) {
+			jobs[k].error = -EAGAIN;
+			fault_worker(&jobs[k]);
+		}
+	}
+	fault_worker(&jobs[0]);
+	for (uint32_t k = 1; k < n; k++)
+		pthread_join(tids[k], NULL);
+	for (uint32_t k = 0; k < n; k++)
+		if (jobs[k].error && jobs[k].error != -EAGAIN)
+			r = jobs[k].error;
+	for (uint32_t id = 0; id < p->npages; id++)
+		got += p->pages[id].fd >= 0;
+	*ret_got = got;
+	if (r == 0 && got < p->npages)
+		r = -ENOMEM;
+	return r;
+}
+
+int pool_init(struct pool *p, const struct pool_config *cfg, const struct backing_ops *ops,
+	      void *ops_ctx, uint32_t *ret_got)
+{
+	uint64_t *phys = NULL;
+	int32_t *node = NULL;
+	int r;
+
+	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages, .ops = ops,
+			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns() };
+	*ret_got = 0;
+	if (!cfg->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u)
+		return -EINVAL;
+	p->pages = calloc(p->npages, sizeof(*p->pages));
+	p->slots = calloc(p->npages, sizeof(*p->slots));
+	p->free_slots = calloc(p->npages, sizeof(*p->free_slots));
+	phys = calloc(p->npages, sizeof(*phys));
+	node = calloc(p->npages, sizeof(*node));
+	if (!p->pages || !p->slots || !p->free_slots || !phys || !node) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < p->npages; i++) {
+		p->pages[i].fd = -1;
+		p->free_slots[i] = p->npages - 1 - i;
+	}
+	p->nfree_slots = p->npages;
+
+	r = fault_all(p, cfg->threads, ret_got);
+	if (r < 0)
+		goto out;
+	for (uint32_t i = 0; i < p->npages; i++) {
+		phys[i] = p->pages[i].phys;
+		node[i] = p->pages[i].node;
+	}
+	r = extent_pool_init(&p->ext, p->page_size, p->npages, phys, node);
+	if (r < 0)
+		goto out;
+	r = reclaim_start(&p->reclaim, p->npages, ops, ops_ctx, p->page_size);
+out:
+	free(phys);
+	free(node);
+	return r;
+}
+
+static void region_release(struct pool *p, struct region *rg);
+
+void pool_destroy(struct pool *p)
+{
+	reclaim_stop(&p->reclaim);
+	for (uint32_t s = 0; p->slots && s < p->npages; s++) {
+		struct region *rg = p->slots[s];
+		if (!rg)
+			continue;
+		while (!list_empty(&rg->leases)) {
+			struct lease *l = container_of(rg->leases.next, struct lease, by_region);
+			list_del(&l->by_region);
+			list_del(&l->by_holder);
+			free(l);
+		}
+		free(rg);
+	}
+	/* Not revoked: clients that still map pages keep them (daemon restart),
+	 * the rest go back to the kernel when the fds close. */
+	for (uint32_t i = 0; p->pages && i < p->npages; i++)
+		backing_page_drop(&p->pages[i], p->page_size);
+	extent_pool_destroy(&p->ext);
+	free(p->pages);
+	free(p->slots);
+	free(p->free_slots);
+	p->pages = NULL;
+	p->slots = NULL;
+	p->free_slots = NULL;
+}
+
+struct region *pool_region_find(struct pool *p, uint64_t id)
+{
+	uint32_t slot = (uint32_t)(id & 0xffffffffu);
+	struct region *rg;
+
+	if (slot >= p->npages)
+		return NULL;
+	rg = p->slots[slot];
+	return rg && rg->id == id ? rg : NULL;
+}
+
+struct lease *pool_lease_of(struct region *r, void *holder)
+{
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, &r->leases) {
+		struct lease *l = container_of(n, struct lease, by_region);
+		if (l->holder == holder)
+			return l;
+	}
+	return NULL;
+}
+
+int pool_lease_add(struct pool *p, struct region *rg, void *holder, struct lease **ret)
+{
+	struct lease *l = pool_lease_of(rg, holder);
+
+	(void)p;
+	if (l) {
+		l->refs++;
+		*ret = l;
+		return 0;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->region = rg;
+	l->holder = holder;
+	l->refs = 1;
+	list_init(&l->by_holder);
+	list_add_tail(&rg->leases, &l->by_region);
+	rg->nleases++;
+	*ret = l;
+	return 0;
+}
+
+int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
+	       void *holder, struct lease **ret)
+{
+	struct extent_range range;
+	struct region *rg;
+	struct lease *l;
+	int r;
+
+	r = extent_find(&p->ext, rq, &range);
+	/* Pages in reclaim come back wherever the kernel puts them (usually,
+	 * not always, the same frames), so whether they will make the request
+	 * fit is unknowable now: wait for them when they could, answer when
+	 * none are left in flight. */
+	if (r == -ENOMEM && pool_reclaiming(p)) {
+		uint64_t could = (uint64_t)(p->ext.nstate[EXTENT_FREE] + pool_reclaiming(p)) *
+				 p->page_size;
+		if (could >= rq->nbytes)
+			return -EAGAIN;
+	}
+	if (r < 0)
+		return r;
+	if (!p->nfree_slots)
+		return -ENOMEM;
+
+	rg = calloc(1, sizeof(*rg) + range.count * sizeof(rg->ids[0]));
+	if (!rg)
+		return -ENOMEM;
+	rg->slot = p->free_slots[--p->nfree_slots];
+	rg->id = (p->next_seq++ << 32) | rg->slot;
+	rg->nbytes = rq->nbytes;
+	rg->phys = range.phys;
+	rg->npages = range.count;
+	rg->rq = *rq;
+	rg->owner = *owner;
+	rg->created_ns = now_ns();
+	list_init(&rg->leases);
+	for (uint32_t k = 0; k < range.count; k++)
+		rg->ids[k] = extent_id_at(&p->ext, range.pos + k);
+	extent_take(&p->ext, &range);
+	p->slots[rg->slot] = rg;
+	p->nregions++;
+
+	r = pool_lease_add(p, rg, holder, &l);
+	if (r < 0) {
+		region_release(p, rg);
+		return r;
+	}
+	p->stats.allocs++;
+	p->stats.bytes_served += rq->nbytes;
+	*ret = l;
+	return 0;
+}
+
+/* Revoke every page now, then let the reclaim thread refault them. */
+static void region_release(struct pool *p, struct region *rg)
+{
+	for (uint32_t k = 0; k < rg->npages; k++) {
+		uint32_t id = rg->ids[k];
+		int r = p->ops->revoke(p->ops_ctx, p->page_size, &p->pages[id]);
+		if (r < 0) {
+			p->stats.revoke_errors++;
+			log_warn("revoke of page %u (phys 0x%" PRIx64 ") failed: %s", id,
+				 p->ext.pages[id].phys, strerror(-r));
+		}
+		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
+		reclaim_push(&p->reclaim, id);
+	}
+	p->slots[rg->slot] = NULL;
+	p->free_slots[p->nfree_slots++] = rg->slot;
+	p->nregions--;
+	p->stats.frees++;
+	free(rg);
+}
+
+void pool_lease_drop(struct pool *p, struct lease *l)
+{
+	struct region *rg = l->region;
+
+	list_del(&l->by_holder);
+	list_del(&l->by_region);
+	rg->nleases--;
+	free(l);
+	if (!rg->nleases)
+		region_release(p, rg);
+}
+
+void pool_lease_put(struct pool *p, struct lease *l)
+{
+	if (--l->refs == 0)
+		pool_lease_drop(p, l);
+}
+
+uint32_t pool_reclaiming(const struct pool *p)
+{
+	return p->ext.nstate[EXTENT_RECLAIMING];
+}
+
+/*
+ * Record where a reclaimed page landed. The kernel may hand us the frame
+ * that another page of ours held before it was revoked; that page's record
+ * is stale (it owns no memory until its own refault), so it moves to a
+ * placeholder address above any real memory, unique per id, where it forms
+ * no run with anything and is never handed out.
+ */
+static int place_page(struct pool *p, uint32_t id, uint64_t phys, int32_t node)
+{
+	int r = extent_set_phys(&p->ext, id, phys, node);
+
+	if (r != -EEXIST)
+		return r;
+	for (uint32_t o = 0; o < p->npages; o++) {
+		struct extent_page *pg = &p->ext.pages[o];
+		if (o == id || pg->phys != phys)
+			continue;
+		if (pg->state != EXTENT_RECLAIMING && pg->state != EXTENT_LOST)
+			return -EEXIST; /* a live page: a real inconsistency */
+		r = extent_set_phys(&p->ext, o, POOL_STALE_PHYS + (uint64_t)o * p->page_size,
+				    pg->node);
+		if (r < 0)
+			return r;
+		return extent_set_phys(&p->ext, id, phys, node);
+	}
+	return -EEXIST;
+}
+
+uint32_t pool_reclaim_collect(struct pool *p)
+{
+	struct reclaim_done d;
+	uint32_t back = 0;
+
+	while (reclaim_pop(&p->reclaim, &d)) {
+		uint64_t old = p->ext.pages[d.id].phys;
+
+		if (d.error < 0) {
+			/* The kernel had no page for us (someone took it between
+			 * punch and refault): retried by pool_retry_lost. */
+			extent_set_state(&p->ext, d.id, EXTENT_LOST);
+			p->stats.lost++;
+			log_warn("reclaim of page %u failed: %s; pool is %u pages short", d.id,
+				 strerror(-d.error), p->ext.nstate[EXTENT_LOST]);
+			continue;
+		}
+		if (place_page(p, d.id, d.page.phys, d.page.node) < 0) {
+			log_err("reclaimed page %u came back at 0x%" PRIx64 ", already in the pool",
+				d.id, d.page.phys);
+			backing_page_drop(&d.page, p->page_size);
+			extent_set_state(&p->ext, d.id, EXTENT_LOST);
+			p->stats.lost++;
+			continue;
+		}
+		if (d.page.phys != old) {
+			p->stats.phys_changed++;
+			log_debug("page %u came back at 0x%" PRIx64 " (was 0x%" PRIx64 ")", d.id,
+				  d.page.phys, old);
+		}
+		p->pages[d.id] = d.page;
+		extent_set_state(&p->ext, d.id, EXTENT_FREE);
+		p->stats.reclaims++;
+		p->stats.reclaim_ns += d.ns;
+		back++;
+	}
+	return back;
+}
+
+uint32_t pool_retry_lost(struct pool *p)
+{
+	uint32_t n = 0;
+
+	for (uint32_t id = 0; id < p->npages; id++) {
+		if (p->ext.pages[id].state != EXTENT_LOST)
+			continue;
+		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
+		reclaim_push(&p->reclaim, id);
+		n++;
+	}
+	return n;
+}
+
+uint32_t pool_audit(struct pool *p)
+{
+	uint32_t moved = 0;
+
+	for (uint32_t id = 0; id < p->npages; id++) {
+		struct backing_page *pg = &p->pages[id];
+		uint64_t phys;
+		int32_t node;
+
+		if (pg->fd < 0 || p->ext.pages[id].state == EXTENT_RECLAIMING)
+			continue;
+		if (p->ops->locate(p->ops_ctx, pg, &phys, &node) < 0 || phys == pg->phys)
+			continue;
+		moved++;
+		p->stats.audit_moved++;
+		log_err("page %u moved from 0x%" PRIx64 " to 0x%" PRIx64 " (%s): the kernel migrated it",
+			id, pg->phys, phys,
+			p->ext.pages[id].state == EXTENT_USED ? "IN USE: its holder's DMA address is stale" : "free");
+		if (p->ext.pages[id].state == EXTENT_FREE && extent_set_phys(&p->ext, id, phys, node) == 0)
+			pg->phys = phys;
+	}
+	return moved;
+}
+
+void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret)
+{
+	struct extent_stats st;
+	uint64_t ps = p->page_size;
+
+	extent_stats(&p->ext, node, &st);
+	memset(ret, 0, sizeof(*ret));
+	ret->page_size = ps;
+	ret->total_bytes = (uint64_t)st.pages * ps;
+	ret->free_bytes = (uint64_t)st.nstate[EXTENT_FREE] * ps;
+	ret->largest_free_run = (uint64_t)st.largest_free * ps;
+	ret->reclaiming_bytes = (uint64_t)st.nstate[EXTENT_RECLAIMING] * ps;
+	ret->quarantined_bytes = (uint64_t)st.nstate[EXTENT_QUARANTINED] * ps;
+	ret->lost_bytes = (uint64_t)st.nstate[EXTENT_LOST] * ps;
+	ret->runs = st.runs;
+	ret->regions = p->nregions;
+	ret->uptime_ns = now_ns() - p->started_ns;
+	for (uint32_t id = 0; id < p->npages; id++) {
+		const struct extent_page *pg = &p->ext.pages[id];
+		/* Only whole pages count as below a line. */
+		bool free = pg->state == EXTENT_FREE;
+
+		if (pg->node >= 0 && pg->node < 32)
+			ret->nodes |= 1u << pg->node;
+		if (node != EXTENT_NODE_ANY && pg->node != node)
+			continue;
+		if (pg->phys + ps <= (1ull << 32)) {
+			ret->below_4g_total += ps;
+			ret->below_4g_free += free ? ps : 0;
+		}
+		if (pg->phys + ps <= (16ull << 20)) {
+			ret->below_16m_total += ps;
+			ret->below_16m_free += free ? ps : 0;
+		}
+	}
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.h - the pool: pinned pages (backing), the allocator core (extent),
+ * regions, the leases that sessions hold on them, and reclaim.
+ *
+ * Ownership. A region is a run of pool pages handed out together. Every
+ * holder of a region (the session that allocated it, and each session that
+ * imported it) holds one lease. When the last lease goes, the region's pages
+ * are revoked at once (punched out of their files, so no former holder can
+ * see them again) and handed to the reclaim thread, which faults a fresh,
+ * kernel-zeroed page into a new file for each; only then is a page FREE
+ * again. So a FREE page has never been visible to any client.
+ *
+ * Threads: everything here runs on the loop thread except the acquire calls
+ * made by the reclaim thread (reclaim.c), which only touch their own jobs.
+ */
+#ifndef CONTIG_POOL_H
+#define CONTIG_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backing.h"
+#include "extent.h"
+#include "list.h"
+#include "proto.h"
+#include "reclaim.h"
+
+struct region;
+
+/* Placeholder addresses of revoked pages whose frame was reused (pool.c). */
+#define POOL_STALE_PHYS (1ull << 62)
+
+/* One holder's claim on a region. holder is the session (opaque here). */
+struct lease {
+	struct region *region;
+	void *holder;
+	struct list_node by_holder;
+	struct list_node by_region;
+	uint32_t refs;               /* times this holder mapped it */
+};
+
+struct region_owner {
+	uint64_t session_id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[16];
+};
+
+struct region {
+	uint64_t id;
+	uint64_t nbytes;
+	uint64_t phys;
+	uint64_t created_ns;
+	uint32_t npages;
+	uint32_t slot;
+	struct extent_request rq;    /* as asked, for inspection */
+	struct region_owner owner;   /* who allocated it */
+	struct list_node leases;
+	uint32_t nleases;
+	bool exported;
+	bool revoked;                /* no new imports */
+	uint8_t token[24];           /* export capability, random */
+	uint32_t ids[];              /* page ids, in physical order */
+};
+
+struct pool_stats {
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t fail_einval;
+	uint64_t fail_enomem;
+	uint64_t fail_edquot;
+	uint64_t fail_eacces;
+	uint64_t fail_other;
+	uint64_t waits;              /* allocations that waited for reclaim */
+	uint64_t bytes_served;
+	uint64_t reclaims;           /* pages reclaimed */
+	uint64_t reclaim_ns;         /* time spent refaulting them */
+	uint64_t revoke_errors;
+	uint64_t phys_changed;       /* pages back from reclaim at another address */
+	uint64_t lost;               /* pages the kernel did not give back */
+	uint64_t audit_moved;        /* live pages found at another address by an audit */
+	uint64_t imports;
+	uint64_t exports;
+	uint64_t protocol_errors;
+	uint64_t sessions_total;
+};
+
+struct pool_config {
+	uint64_t page_size;
+	uint32_t npages;
+	uint32_t threads;            /* for the start-up fault-in; 0 = one per CPU */
+};
+
+struct pool {
+	uint64_t page_size;
+	uint32_t npages;
+	const struct backing_ops *ops;
+	void *ops_ctx;
+	struct backing_page *pages;  /* by page id */
+	struct extent_pool ext;
+	struct region **slots;       /* region by slot; npages slots suffice */
+	uint32_t *free_slots;
+	uint32_t nfree_slots;
+	uint32_t nregions;
+	uint64_t next_seq;
+	struct reclaim reclaim;
+	struct pool_stats stats;
+	uint64_t started_ns;
+};
+
+uint64_t now_ns(void);
+
+/*
+ * Acquire cfg->npages pages through ops (in parallel), locate them and set
+ * up the allocator. Returns 0 or -errno; on -ENOMEM *ret_got says how many
+ * pages could be had. A half-built pool is torn down by pool_destroy.
+ */
+int pool_init(struct pool *p, const struct pool_config *cfg, const struct backing_ops *ops,
+	      void *ops_ctx, uint32_t *ret_got);
+void pool_destroy(struct pool *p);
+
+/*
+ * Allocate a region for holder and give it its first lease. Returns 0,
+ * -EINVAL, -ENOMEM, or -EAGAIN: it does not fit now but would once the
+ * reclaim in flight ends (the caller waits and retries).
+ */
+int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
+	       void *holder, struct lease **ret);
+
+/* A new lease (or one more ref on holder's lease) on a live region. */
+int pool_lease_add(struct pool *p, struct region *r, void *holder, struct lease **ret);
+
+/* Drop one ref of a lease; the last lease of a region releases it. */
+void pool_lease_put(struct pool *p, struct lease *l);
+/* Drop a lease whatever its refs (its holder is gone). */
+void pool_lease_drop(struct pool *p, struct lease *l);
+
+struct region *pool_region_find(struct pool *p, uint64_t id);
+/* The lease holder has on r, or NULL. */
+struct lease *pool_lease_of(struct region *r, void *holder);
+
+/* Collect pages the reclaim thread finished; returns how many came back. */
+uint32_t pool_reclaim_collect(struct pool *p);
+/* Put LOST pages back on the reclaim queue; returns how many. */
+uint32_t pool_retry_lost(struct pool *p);
+/* Pages still being reclaimed. */
+uint32_t pool_reclaiming(const struct pool *p);
+
+/* Re-read every live page's physical address; returns pages that moved. */
+uint32_t pool_audit(struct pool *p);
+
+/* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
+void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);
+
+#endif

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaim.c - see reclaim.h. One worker: the second core does the kernel's
+ * zeroing while the loop keeps serving on the first.
+ */
+#include "reclaim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *reclaim_main(void *arg)
+{
+	struct reclaim *rc = arg;
+
+	pthread_mutex_lock(&rc->lock);
+	for (;;) {
+		while (!rc->todo_len && !rc->stop)
+			pthread_cond_wait(&rc->wake, &rc->lock);
+		if (rc->stop)
+			break;
+		uint32_t id = rc->todo[rc->todo_head];
+		rc->todo_head = (rc->todo_head + 1) % rc->cap;
+		rc->todo_len--;
+		pthread_mutex_unlock(&rc->lock);
+
+		struct reclaim_done d = { .id = id, .page = { .fd = -1 } };
+		uint64_t t0 = mono_ns();
+		d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
+		d.ns = mono_ns() - t0;
+
+		pthread_mutex_lock(&rc->lock);
+		rc->done[(rc->done_head + rc->done_len) % rc->cap] = d;
+		rc->done_len++;
+		uint64_t one = 1;
+		(void)!write(rc->event_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&rc->lock);
+	return NULL;
+}
+
+int reclaim_start(struct reclaim *rc, uint32_t cap, const struct backing_ops *ops, void *ops_ctx,
+		  uint64_t page_size)
+{
+	*rc = (struct reclaim){ .event_fd = -1, .cap = cap, .ops = ops, .ops_ctx = ops_ctx,
+				.page_size = page_size };
+	pthread_mutex_init(&rc->lock, NULL);
+	pthread_cond_init(&rc->wake, NULL);
+	rc->todo = calloc(cap, sizeof(*rc->todo));
+	rc->done = calloc(cap, sizeof(*rc->done));
+	if (!rc->todo || !rc->done)
+		return -ENOMEM;
+	rc->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rc->event_fd < 0)
+		return -errno;
+	int r = pthread_create(&rc->thread, NULL, reclaim_main, rc);
+	if (r)
+		return -r;
+	rc->running = true;
+	return 0;
+}
+
+void reclaim_stop(struct reclaim *rc)
+{
+	if (rc->running) {
+		pthread_mutex_lock(&rc->lock);
+		rc->stop = true;
+		pthread_cond_signal(&rc->wake);
+		pthread_mutex_unlock(&rc->lock);
+		pthread_join(rc->thread, NULL);
+		rc->running = false;
+	}
+	/* Results never popped: their pages go straight back to the kernel. */
+	for (; rc->done && rc->done_len; rc->done_len--) {
+		backing_page_drop(&rc->done[rc->done_head].page, rc->page_size);
+		rc->done_head = (rc->done_head + 1) % rc->cap;
+	}
+	if (rc->event_fd >= 0)
+		close(rc->event_fd);
+	rc->event_fd = -1;
+	free(rc->todo);
+	free(rc->done);
+	rc->todo = NULL;
+	rc->done = NULL;
+	if (rc->cap) {
+		pthread_mutex_destroy(&rc->lock);
+		pthread_cond_destroy(&rc->wake);
+	}
+	rc->cap = 0;
+}
+
+void reclaim_push(struct reclaim *rc, uint32_t id)
+{
+	pthread_mutex_lock(&rc->lock);
+	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
+	rc->todo_len++;
+	rc->in_flight++;
+	pthread_cond_signal(&rc->wake);
+	pthread_mutex_unlock(&rc->lock);
+}
+
+bool reclaim_pop(struct reclaim *rc, struct reclaim_done *ret)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&rc->lock);
+	if (rc->done_len) {
+		*ret = rc->done[rc->done_head];
+		rc->done_head = (rc->done_head + 1) % rc->cap;
+		rc->done_len--;
+		rc->in_flight--;
+		got = true;
+	} else {
+		uint64_t v;
+		(void)!read(rc->event_fd, &v, sizeof(v));
+	}
+	pthread_mutex_unlock(&rc->lock);
+	return got;
+}

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session.c - one connection: credentials, reading datagrams, the queue of
+ * replies, and the end of a session (every lease it holds is dropped, so a
+ * client killed with SIGKILL gives everything back).
+ *
+ * Back-pressure instead of buffers: a session is read only while its reply
+ * queue is empty and it has no request waiting for reclaim, so one request
+ * at a time is in progress per session and the daemon's memory per session
+ * is bounded by one reply (at most ceil(PROTO_MAX_REGION_PAGES / max fds)
+ * datagrams). A client that never reads its replies only stalls itself.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define READS_PER_TURN 16
+
+void limits_default(struct limits *l)
+{
+	*l = (struct limits){
+		.max_sessions = 4096,
+		.session_max_regions = 65536,
+		.session_max_bytes = UINT64_MAX,
+		.uid_max_sessions = 4096,
+		.uid_max_regions = 65536,
+		.uid_max_bytes = UINT64_MAX,
+		.max_out = 512,
+	};
+}
+
+static void read_comm(pid_t pid, char comm[16])
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	memset(comm, 0, 16);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, 15);
+	close(fd);
+	if (n > 0 && comm[n - 1] == '\n')
+		comm[n - 1] = 0;
+}
+
+static bool in_group(pid_t pid, gid_t gid, gid_t want)
+{
+	char path[64], line[512];
+	bool found = gid == want;
+	FILE *f;
+
+	if (found)
+		return true;
+	/* Supplementary groups of the peer, as the kernel saw them. */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		char *p = line + 7, *end;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == want)
+				found = true;
+			p = end;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Root, the socket's group, and the configured allow-lists may allocate. */
+static bool access_allows(const struct access *a, const struct ucred *c)
+{
+	if (c->uid == 0)
+		return true;
+	if (a->socket_gid_set && in_group(c->pid, c->gid, a->socket_gid))
+		return true;
+	for (uint32_t i = 0; i < a->nuids; i++)
+		if (a->uids[i] == c->uid)
+			return true;
+	for (uint32_t i = 0; i < a->ngids; i++)
+		if (in_group(c->pid, c->gid, a->gids[i]))
+			return true;
+	return false;
+}
+
+static void on_session(struct loop_source *src, uint32_t events);
+
+int server_accept(struct server *srv)
+{
+	struct session *s;
+	socklen_t len = sizeof(struct ucred);
+	int fd;
+
+	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (srv->nsessions >= srv->limits.max_sessions) {
+		log_warn("refusing a connection: %u sessions is the limit", srv->limits.max_sessions);
+		close(fd);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &s->cred, &len) < 0) {
+		int r = -errno;
+		close(fd);
+		free(s);
+		return r;
+	}
+	s->srv = srv;
+	s->id = ++srv->next_session_id;
+	s->connected_ns = now_ns();
+	s->out_tail = &s->out_head;
+	s->may_alloc = access_allows(&srv->access, &s->cred);
+	read_comm(s->cred.pid, s->comm);
+	list_init(&s->leases);
+	list_init(&s->parked_link);
+	if (loop_add(&srv->loop, &s->src, fd, EPOLLIN, on_session) < 0) {
+		close(fd);
+		free(s);
+		return -errno;
+	}
+	list_add_tail(&srv->sessions, &s->link);
+	srv->nsessions++;
+	srv->pool.stats.sessions_total++;
+	log_debug("session %llu: pid %d uid %u (%s) connected", (unsigned long long)s->id,
+		  (int)s->cred.pid, (unsigned)s->cred.uid, s->comm);
+	return 0;
+}
+
+static void out_free_all(struct session *s)
+{
+	while (s->out_head) {
+		struct outmsg *m = s->out_head;
+		s->out_head = m->next;
+		free(m);
+	}
+	s->out_tail = &s->out_head;
+	s->nout = 0;
+}
+
+/* Mark dead now, free at the end of the loop turn: other handlers of this
+ * turn may still hold a pointer to it. Its pages are released at once. */
+void session_close(struct session *s)
+{
+	struct list_node *n, *t;
+
+	if (s->dead)
+		return;
+	s->dead = true;
+	loop_del(&s->srv->loop, &s->src);
+	close(s->src.fd);
+	s->src.fd = -1;
+	out_free_all(s);
+	list_del(&s->parked_link);
+	s->parked = false;
+	list_for_each_safe(n, t, &s->leases) {
+		struct lease *l = container_of(n, struct lease, by_holder);
+		/* At shutdown nothing is revoked: clients keep the pages they
+		 * map across a daemon restart; pool_destroy frees the leases. */
+		if (s->srv->stopping)
+			list_del(&l->by_holder);
+		else
+			pool_lease_drop(&s->srv->pool, l);
+	}
+	s->nregions = 0;
+	s->bytes = 0;
+	s->srv->nsessions--;
+	s->srv->reap = true;
+	log_debug("session %llu closed", (unsigned long long)s->id);
+}
+
+void server_reap(struct server *srv)
+{
+	struct list_node *n, *t;
+
+	if (!srv->reap)
+		return;
+	srv->reap = false;
+	list_for_each_safe(n, t, &srv->sessions) {
+		struct session *s = container_of(n, struct session, link);
+		if (!s->dead)
+			continue;
+		list_del(&s->link);
+		free(s);
+	}
+}
+
+void server_close_all(struct server *srv)
+{
+	struct list_node *n, *t;
+
+	srv->stopping = true;
+	list_for_each_safe(n, t, &srv->sessions)
+		session_close(container_of(n, struct session, link));
+	server_reap(srv);
+}
+
+static int session_flush(struct session *s)
+{
+	while (s->out_head) {
+		struct outmsg *m = s->out_head;
+		int r = proto_send(s->src.fd, m->buf, m->len, m->fds, m->nfds);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		s->out_head = m->next;
+		if (!s->out_head)
+			s->out_tail = &s->out_head;
+		s->nout--;
+		free(m);
+	}
+	return 0;
+}
+
+void session_update_interest(struct session *s)
+{
+	uint32_t ev = 0;
+
+	if (s->dead)
+		return;
+	if (s->out_head)
+		ev = EPOLLOUT;
+	else if (!s->parked)
+		ev = EPOLLIN;
+	/* With no interest, EPOLLHUP and EPOLLERR still wake us: a parked
+	 * client that dies is noticed. */
+	if (loop_set(&s->srv->loop, &s->src, ev) < 0)
+		session_close(s);
+}
+
+int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
+		  size_t body_len, const int *fds, size_t nfds)
+{
+	struct outmsg *m;
+	size_t len = sizeof(struct proto_hdr) + body_len;
+
+	if (s->dead)
+		return -EPIPE;
+	if (len > PROTO_MAX_MSG || nfds > PROTO_MAX_FDS || s->nout >= s->srv->limits.max_out)
+		return -ENOBUFS;
+	m = malloc(sizeof(*m) + len + nfds * sizeof(int) + sizeof(int));
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->len = proto_encode(m->buf, type, request, body, body_len);
+	m->nfds = nfds;
+	/* fds after the bytes, int aligned. */
+	m->fds = (int *)(void *)(m->buf + ((len + sizeof(int) - 1) / sizeof(int)) * sizeof(int));
+	if (nfds)
+		memcpy(m->fds, fds, nfds * sizeof(int));
+	*s->out_tail = m;
+	s->out_tail = &m->next;
+	s->nout++;
+	return 0;
+}
+
+int session_reply_status(struct session *s, uint32_t request, int error, uint64_t value)
+{
+	struct proto_status st = { .error = error < 0 ? -error : error, .value = value };
+
+	return session_queue(s, PROTO_STATUS, request, &st, sizeof(st), NULL, 0);
+}
+
+static void violation(struct session *s, const char *what, int r)
+{
+	s->srv->pool.stats.protocol_errors++;
+	/* Logged once per session: a hostile client cannot flood the log. */
+	if (!s->violations++)
+		log_notice("session %llu (pid %d uid %u %s): %s: %s; closing it",
+			   (unsigned long long)s->id, (int)s->cred.pid, (unsigned)s->cred.uid,
+			   s->comm, what, strerror(r < 0 ? -r : r));
+	session_close(s);
+}
+
+static void session_read(struct session *s)
+{
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+
+	for (int i = 0; i < READS_PER_TURN && !s->dead && !s->out_head && !s->parked; i++) {
+		struct proto_msg m;
+		size_t nfds;
+		ssize_t n = proto_recv(s->src.fd, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			session_close(s);
+			return;
+		}
+		if (n < 0) {
+			if (n == -EMSGSIZE)
+				violation(s, "oversized datagram", (int)n);
+			else
+				session_close(s);
+			return;
+		}
+		/* Clients never send fds: whatever came is closed right here. */
+		proto_close_fds(fds, nfds);
+		int r = proto_decode(buf, (size_t)n, nfds, &m);
+		if (r == -EPROTONOSUPPORT) {
+			struct proto_hdr h;
+			memcpy(&h, buf, sizeof(h));
+			struct proto_status st = { .error = EPROTONOSUPPORT, .value = PROTO_VERSION };
+			uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+			size_t len = proto_encode(out, PROTO_STATUS, h.request, &st, sizeof(st));
+			(void)proto_send(s->src.fd, out, len, NULL, 0);
+		}
+		if (r < 0) {
+			violation(s, "malformed message", r);
+			return;
+		}
+		r = dispatch(s, &m);
+		if (r < 0) {
+			violation(s, "protocol violation", r);
+			return;
+		}
+	}
+}
+
+static void on_session(struct loop_source *src, uint32_t events)
+{
+	struct session *s = container_of(src, struct session, src);
+
+	if (s->dead)
+		return;
+	if (events & EPOLLOUT) {
+		if (session_flush(s) < 0) {
+			session_close(s);
+			return;
+		}
+	}
+	if (events & EPOLLIN)
+		session_read(s);
+	else if (events & (EPOLLHUP | EPOLLERR)) {
+		session_close(s);
+		return;
+	}
+	if (!s->dead && s->out_head && session_flush(s) < 0)
+		session_close(s);
+	session_update_interest(s);
+}
+
+void server_retry_parked(struct server *srv)
+{
+	struct list_node batch, *n, *t;
+
+	if (list_empty(&srv->parked))
+		return;
+	/* Take the current waiters out first: one that parks again goes back
+	 * on srv->parked and waits for the next reclaim, not for this loop. */
+	batch = srv->parked;
+	batch.next->prev = &batch;
+	batch.prev->next = &batch;
+	list_init(&srv->parked);
+
+	list_for_each_safe(n, t, &batch) {
+		struct session *s = container_of(n, struct session, parked_link);
+		struct proto_msg m = s->parked_msg;
+
+		list_del(&s->parked_link);
+		s->parked = false;
+		if (dispatch(s, &m) < 0)
+			session_close(s);
+		if (!s->dead && s->out_head && session_flush(s) < 0)
+			session_close(s);
+		session_update_interest(s);
+	}
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - libcontig's process-wide state and the seams between its
+ * files: link.c (the session with contigd), regions.c (the table of live
+ * regions and the physical-address fast path), contig.c (the public API).
+ *
+ * One lock guards the session and the table; contig_phys_addr's fast path
+ * takes no lock (a per-thread cache validated by a generation counter).
+ */
+#ifndef LIBCONTIG_INTERNAL_H
+#define LIBCONTIG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define LC_EXPORT __attribute__((visibility("default")))
+
+struct lc_region {
+	uintptr_t base;
+	size_t mapped;        /* npages * page_size */
+	uint64_t nbytes;
+	uint64_t phys;
+	uint64_t id;
+	uint64_t page_size;
+	uint64_t session_gen; /* the session it came from; stale after reconnect */
+	int node;
+};
+
+struct lc_state {
+	pthread_mutex_t lock;
+	int sock;             /* -1: not connected */
+	uint64_t session_gen; /* bumped on every connect */
+	uint64_t page_size;   /* from HELLO_REPLY */
+	uint32_t next_request;
+	struct lc_region *regions; /* sorted by base */
+	size_t nregions, cap;
+};
+
+extern struct lc_state lc;
+
+/* link.c: all called with lc.lock held. */
+int link_ensure(void);
+void link_drop(void);
+int link_send(uint16_t type, uint32_t request, const void *body, size_t len);
+/* Receive one reply to request; fds (if any) land in fds[] and are the
+ * caller's. A reply to another request id is a protocol error. */
+int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, size_t *ret_nfds);
+/* Send a request and receive its single reply (not for REGION replies). */
+int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
+	      struct proto_msg *ret);
+/* Receive a region's datagrams and map them: at fixed_va (MAP_FIXED_NOREPLACE)
+ * or anywhere. Fills *ret; on failure nothing stays mapped. */
+int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret);
+
+/* regions.c: called with lc.lock held, except lc_phys_fast. */
+int regions_insert(const struct lc_region *r);
+struct lc_region *regions_find(uintptr_t va);  /* region containing va */
+void regions_remove(struct lc_region *r);
+void regions_clear(void);
+void regions_changed(void);                    /* invalidate per-thread caches */
+uint64_t lc_phys_slow(uintptr_t va);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * harness.c - see harness.h.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <contig.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static bool socket_accepts(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+int daemon_start(struct daemon_proc *d, const char *const *extra_args)
+{
+	const char *bin = getenv("CONTIGD");
+	const char *argv[32];
+	int n = 0, status;
+
+	if (!bin)
+		bin = "build/daemon/contigd";
+	snprintf(d->dir, sizeof(d->dir), "/tmp/contig-test-XXXXXX");
+	if (!mkdtemp(d->dir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(d->socket, sizeof(d->socket), "%s/contigd.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/contigd.log", d->dir);
+	argv[n++] = bin;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket;
+	for (; extra_args && *extra_args && n < 30; extra_args++)
+		argv[n++] = *extra_args;
+	argv[n] = NULL;
+
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			dup2(fd, STDOUT_FILENO);
+		}
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("LISTEN_FDS");
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 600; i++) {
+		if (socket_accepts(d->socket)) {
+			setenv("CONTIG_SOCKET", d->socket, 1);
+			return 0;
+		}
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			fprintf(stderr, "contigd exited early (status %d); its log:\n", status);
+			char cmd[256];
+			snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
+			(void)!system(cmd);
+			d->pid = 0;
+			return -1;
+		}
+		sleep_ms(50);
+	}
+	fprintf(stderr, "contigd did not accept connections within 30 s\n");
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	return -1;
+}
+
+int daemon_stop(struct daemon_proc *d)
+{
+	int status = -1;
+	char path[160];
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		if (waitpid(d->pid, &status, 0) != d->pid)
+			status = -1;
+		d->pid = 0;
+	}
+	unlink(d->log);
+	snprintf(path, sizeof(path), "%s", d->socket);
+	unlink(path);
+	rmdir(d->dir);
+	if (status != -1 && WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}
+
+static int count_dir(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+int daemon_fd_count(const struct daemon_proc *d)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	return count_dir(path);
+}
+
+int fd_count(void)
+{
+	return count_dir("/proc/self/fd") - 1; /* opendir's own fd */
+}
+
+uint64_t pagemap_phys(const void *va)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return UINT64_MAX;
+	if (pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)va / 4096 * 8)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	if (!(entry & (1ull << 63)) || !(entry & ((1ull << 55) - 1)))
+		return UINT64_MAX;
+	return (entry & ((1ull << 55) - 1)) * 4096 + ((uintptr_t)va & 4095);
+}
+
+bool wait_pool_idle(int ms)
+{
+	struct contig_pool_info info;
+
+	for (int t = 0; t < ms; t += 10) {
+		memset(&info, 0, sizeof(info));
+		if (contig_query(&info) == 0 && info.free_bytes == info.total_bytes)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}

@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_core.c - the core contract against a real contigd with real
+ * hugepages, verified from the client through its own /proc/self/pagemap
+ * (the tests run as root, so pagemap shows real PFNs).
+ */
+#define _GNU_SOURCE
+#include <contig.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+#define MiB (1ull << 20)
+#define PS  (2 * MiB)
+
+static struct daemon_proc d;
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--pool", "64M", NULL };
+
+	(void)state;
+	return daemon_start(&d, args);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return daemon_stop(&d) == 0 ? 0 : -1;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	static const uint8_t zero[4096];
+
+	for (size_t off = 0; off < n; off += 4096) {
+		size_t k = n - off < 4096 ? n - off : 4096;
+		if (memcmp(p + off, zero, k))
+			return false;
+	}
+	return true;
+}
+
+/* Every 4 KiB page of [p, p+n) is mapped, zero, physically contiguous, and
+ * contig_phys_addr agrees with pagemap at every page. */
+static void check_region(const uint8_t *p, size_t n)
+{
+	uint64_t base;
+
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % 4096, 0);
+	assert_true(all_zero(p, n));
+	base = pagemap_phys(p);
+	assert_int_not_equal(base, UINT64_MAX);
+	assert_int_equal(contig_phys_addr(p), base);
+	for (size_t off = 0; off < n; off += 4096) {
+		uint64_t pm = pagemap_phys(p + off);
+		assert_int_equal(pm, base + off);
+		assert_int_equal(contig_phys_addr(p + off + 17 % (n - off)), pm + 17 % (n - off));
+	}
+	assert_int_equal(contig_phys_addr(p + n - 1), base + n - 1);
+}
+
+static void test_contiguity(void **state)
+{
+	static const size_t sizes[] = { 4096, 64 << 10, PS, 3 * PS + 4096, 6 * PS };
+	struct contig_pool_info info = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *p = contig_alloc(sizes[i], CONTIG_MAX_ADDRESS);
+		check_region(p, sizes[i]);
+		assert_int_equal((uintptr_t)p % PS, 0);
+		contig_free(p);
+	}
+	/* The largest run the daemon reports is what a client can take. */
+	assert_true(wait_pool_idle(5000));
+	assert_int_equal(contig_query(&info), 0);
+	assert_int_equal(info.page_size, PS);
+	assert_int_equal(info.total_bytes, 64 * MiB);
+	assert_true(info.largest_free_run >= PS);
+	uint8_t *big = contig_alloc(info.largest_free_run, CONTIG_MAX_ADDRESS);
+	check_region(big, info.largest_free_run);
+	contig_free(big);
+}
+
+static void test_query_agrees(void **state)
+{
+	struct contig_pool_info a = { 0 }, b = { 0 };
+	uint8_t *p, *q;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	assert_int_equal(contig_query(&a), 0);
+	assert_int_equal(a.free_bytes, a.total_bytes);
+	p = contig_alloc(a.largest_free_run, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	assert_int_equal(contig_query(&b), 0);
+	assert_int_equal(b.free_bytes, a.free_bytes - a.largest_free_run);
+	/* More than the largest run that is left cannot be had. */
+	errno = 0;
+	q = contig_alloc(b.largest_free_run + PS, CONTIG_MAX_ADDRESS);
+	assert_null(q);
+	assert_int_equal(errno, ENOMEM);
+	if (b.largest_free_run) {
+		q = contig_alloc(b.largest_free_run, CONTIG_MAX_ADDRESS);
+		check_region(q, b.largest_free_run);
+		contig_free(q);
+	}
+	contig_free(p);
+}
+
+/* Free pages of the pool right now, in physical order. */
+static int free_pages(uint64_t *out, int max)
+{
+	struct raw_page *pg;
+	int n = raw_pages(d.socket, &pg), k = 0;
+
+	assert_true(n > 0);
+	for (int i = 0; i < n && k < max; i++)
+		if (pg[i].state == 0)
+			out[k++] = pg[i].phys;
+	free(pg);
+	return k;
+}
+
+static void test_ceiling_floor(void **state)
+{
+	uint64_t fp[64];
+	uint8_t *p;
+	int n;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	n = free_pages(fp, 64);
+	assert_int_equal(n, 32);
+	uint64_t lo = fp[0], hi = fp[n - 1];
+
+	/* Ceiling: only the lowest page lies wholly below lo + PS - 1. */
+	p = contig_alloc(PS, lo + PS - 1);
+	check_region(p, PS);
+	assert_int_equal(contig_phys_addr(p), lo);
+	/* It is taken now, and one byte less fits nowhere. */
+	errno = 0;
+	assert_null(contig_alloc(PS, lo + PS - 1));
+	assert_int_equal(errno, ENOMEM);
+	contig_free(p);
+	errno = 0;
+	assert_null(contig_alloc(PS, lo + PS - 2));
+	assert_int_equal(errno, ENOMEM);
+
+	/* A small region: its bytes, not its page, must be below the ceiling. */
+	assert_true(wait_pool_idle(5000));
+	n = free_pages(fp, 64);
+	lo = fp[0];
+	p = contig_alloc(4096, lo + 4095);
+	check_region(p, 4096);
+	assert_int_equal(contig_phys_addr(p), lo);
+	contig_free(p);
+
+	/* Floor: only the highest page starts at or above hi. */
+	p = contig_alloc_specify_cache(PS, hi, CONTIG_MAX_ADDRESS, 0, CONTIG_CACHED);
+	check_region(p, PS);
+	assert_int_equal(contig_phys_addr(p), hi);
+	contig_free(p);
+	errno = 0;
+	assert_null(contig_alloc_specify_cache(PS, hi + 1, CONTIG_MAX_ADDRESS, 0, CONTIG_CACHED));
+	assert_int_equal(errno, ENOMEM);
+
+	/* A window holding exactly one page. */
+	assert_true(wait_pool_idle(5000));
+	n = free_pages(fp, 64);
+	uint64_t mid = fp[n / 2];
+	p = contig_alloc_specify_cache(PS, mid, mid + PS - 1, 0, CONTIG_CACHED);
+	check_region(p, PS);
+	assert_int_equal(contig_phys_addr(p), mid);
+	contig_free(p);
+	/* A window smaller than the size is ENOMEM, not EINVAL. */
+	errno = 0;
+	assert_null(contig_alloc_specify_cache(2 * PS, mid, mid + PS - 1, 0, CONTIG_CACHED));
+	assert_int_equal(errno, ENOMEM);
+	/* No pool page lies below 1 MiB: an impossible ceiling. */
+	errno = 0;
+	assert_null(contig_alloc(4096, 0xFFFFF));
+	assert_int_equal(errno, ENOMEM);
+}
+
+static void test_boundary(void **state)
+{
+	uint64_t fp[64];
+	int n, feasible = 0;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	n = free_pages(fp, 64);
+	/* Is there a pair of adjacent free pages starting on a 4 MiB multiple? */
+	for (int i = 0; i + 1 < n; i++)
+		if (fp[i] % (4 * MiB) == 0 && fp[i + 1] == fp[i] + PS)
+			feasible = 1;
+	uint8_t *p = contig_alloc_specify_cache(4 * MiB, 0, CONTIG_MAX_ADDRESS, 4 * MiB,
+						CONTIG_CACHED);
+	if (!feasible) {
+		assert_null(p);
+		assert_int_equal(errno, ENOMEM);
+	} else {
+		check_region(p, 4 * MiB);
+		uint64_t ph = contig_phys_addr(p);
+		assert_int_equal(ph / (4 * MiB), (ph + 4 * MiB - 1) / (4 * MiB));
+		contig_free(p);
+	}
+	/* A boundary larger than the size, crossing avoided. */
+	for (int k = 0; k < 8; k++) {
+		size_t sz = PS + 4096;
+		p = contig_alloc_specify_cache(sz, 0, CONTIG_MAX_ADDRESS, 8 * MiB, CONTIG_CACHED);
+		assert_non_null(p);
+		uint64_t ph = contig_phys_addr(p);
+		assert_int_equal(ph / (8 * MiB), (ph + sz - 1) / (8 * MiB));
+		check_region(p, sz);
+		contig_free(p);
+	}
+}
+
+static void test_einval(void **state)
+{
+	(void)state;
+#define EXPECT_ERR(call, e)                \
+	do {                               \
+		errno = 0;                 \
+		assert_null(call);         \
+		assert_int_equal(errno, e); \
+	} while (0)
+	EXPECT_ERR(contig_alloc(0, CONTIG_MAX_ADDRESS), EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 2 * MiB, MiB, 0, CONTIG_CACHED), EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 0, CONTIG_MAX_ADDRESS, 3 * 4096, CONTIG_CACHED),
+		   EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4 * MiB, 0, CONTIG_MAX_ADDRESS, 2 * MiB, CONTIG_CACHED),
+		   EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 0, CONTIG_MAX_ADDRESS, 0, (enum contig_cache)3),
+		   EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 0, CONTIG_MAX_ADDRESS, 0, (enum contig_cache)-1),
+		   EINVAL);
+	EXPECT_ERR(contig_alloc_node(4096, 0, CONTIG_MAX_ADDRESS, 0, CONTIG_CACHED, -2), EINVAL);
+	EXPECT_ERR(contig_alloc_node(4096, 0, CONTIG_MAX_ADDRESS, 0, CONTIG_CACHED, 1 << 20), EINVAL);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 0, CONTIG_MAX_ADDRESS, 0, CONTIG_NON_CACHED),
+		   ENOTSUP);
+	EXPECT_ERR(contig_alloc_specify_cache(4096, 0, CONTIG_MAX_ADDRESS, 0, CONTIG_WRITE_COMBINED),
+		   ENOTSUP);
+	EXPECT_ERR(contig_alloc(65 * MiB, CONTIG_MAX_ADDRESS), ENOMEM);
+	EXPECT_ERR(contig_alloc((size_t)-1, CONTIG_MAX_ADDRESS), ENOMEM);
+	/* Nothing was allocated by any of them. */
+	assert_true(wait_pool_idle(5000));
+	/* Boundary equal to the size is fine. */
+	void *p = contig_alloc_specify_cache(PS, 0, CONTIG_MAX_ADDRESS, PS, CONTIG_CACHED);
+	assert_non_null(p);
+	contig_free(p);
+	/* errno is preserved on success. */
+	errno = 1234;
+	p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	assert_int_equal(errno, 1234);
+	contig_free(p);
+	assert_int_equal(errno, 1234);
+}
+
+static void test_free_misuse(void **state)
+{
+	int on_stack;
+	uint8_t *p;
+
+	(void)state;
+	contig_free(NULL);
+	contig_free(&on_stack);
+	p = contig_alloc(2 * PS, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	uint64_t ph = contig_phys_addr(p);
+	contig_free(p + 4096);   /* interior: ignored */
+	contig_free(p + PS);
+	assert_int_equal(contig_phys_addr(p), ph);
+	p[0] = 1;                /* still mapped */
+	contig_free(p);
+	contig_free(p);          /* double free: ignored */
+	assert_int_equal(contig_phys_addr(p), CONTIG_PHYS_INVALID);
+	assert_int_equal(contig_phys_addr(&on_stack), CONTIG_PHYS_INVALID);
+	assert_true(wait_pool_idle(5000));
+}
+
+static void test_zero_after_reuse(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 4; round++) {
+		assert_true(wait_pool_idle(5000));
+		uint8_t *p = contig_alloc(64 * MiB, CONTIG_MAX_ADDRESS);
+		if (!p) /* not one run: take it page by page */
+			p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+		assert_non_null(p);
+		struct contig_region_info ri;
+		assert_int_equal(contig_region_info(p, &ri), 0);
+		assert_true(all_zero(p, ri.nbytes));
+		memset(p, 0xa5, ri.nbytes);
+		contig_free(p);
+	}
+}
+
+/* A client SIGKILLed while holding most of the pool gives all of it back. */
+static void test_kill_reclaim(void **state)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int got = 0;
+		for (int i = 0; i < 24; i++) {
+			uint8_t *p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+			if (p) {
+				memset(p, 0x5a, PS);
+				got++;
+			}
+		}
+		c = (char)got;
+		(void)!write(pfd[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(c, 24);
+	struct contig_pool_info info = { 0 };
+	assert_int_equal(contig_query(&info), 0);
+	assert_int_equal(info.free_bytes, info.total_bytes - 24 * PS);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	close(pfd[1]);
+	assert_true(wait_pool_idle(10000));
+	/* And what comes back is zero. */
+	uint8_t *p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	check_region(p, PS);
+	contig_free(p);
+}
+
+/* A client that kept its page's file (through /proc/self/map_files) after
+ * free reads zeros, never the next owner's data. */
+static void test_kept_mapping(void **state)
+{
+	char path[128];
+	uint8_t *p, *buf = malloc(PS);
+	int fd;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0x11, PS);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)p,
+		 (unsigned long)(p + PS));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, 4096, 0), 4096);
+	assert_int_equal(buf[0], 0x11);
+	contig_free(p);
+	/* The next owners fill the whole pool with their pattern. */
+	uint8_t *all[32];
+	int n = 0;
+	assert_true(wait_pool_idle(5000));
+	while (n < 32 && (all[n] = contig_alloc(PS, CONTIG_MAX_ADDRESS)))
+		memset(all[n++], 0x22, PS);
+	assert_int_equal(n, 32);
+	/* Reading through the kept file sees a hole: zeros. */
+	assert_int_equal(pread(fd, buf, PS, 0), (ssize_t)PS);
+	assert_true(all_zero(buf, PS));
+	/* Mapping it again shows zeros too, never 0x22 or 0x11. */
+	uint8_t *m = mmap(NULL, PS, PROT_READ, MAP_SHARED, fd, 0);
+	if (m != MAP_FAILED) {
+		assert_true(all_zero(m, PS));
+		munmap(m, PS);
+	}
+	close(fd);
+	for (int i = 0; i < n; i++)
+		contig_free(all[i]);
+	free(buf);
+	assert_true(wait_pool_idle(5000));
+}
+
+struct thread_arg {
+	int id;
+	int failures;
+};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t lo, hi;
+	int owner;
+} live[64];
+
+static void *thread_main(void *arg)
+{
+	struct thread_arg *ta = arg;
+	unsigned seed = (unsigned)ta->id * 7919u;
+
+	for (int i = 0; i < 60; i++) {
+		size_t sz = (size_t)(rand_r(&seed) % (3 * PS)) + 1;
+		uint8_t *p = contig_alloc(sz, CONTIG_MAX_ADDRESS);
+		if (!p) {
+			if (errno != ENOMEM)
+				ta->failures++;
+			continue;
+		}
+		uint64_t ph = contig_phys_addr(p);
+		pthread_mutex_lock(&live_lock);
+		for (int k = 0; k < 64; k++)
+			if (live[k].owner && ph <= live[k].hi && live[k].lo <= ph + sz - 1)
+				ta->failures++; /* overlap with a live region */
+		live[ta->id].lo = ph;
+		live[ta->id].hi = ph + sz - 1;
+		live[ta->id].owner = ta->id + 1;
+		pthread_mutex_unlock(&live_lock);
+		if (!all_zero(p, sz))
+			ta->failures++;
+		memset(p, ta->id + 1, sz);
+		sched_yield();
+		for (size_t k = 0; k < sz; k += 4096)
+			if (p[k] != ta->id + 1)
+				ta->failures++;
+		pthread_mutex_lock(&live_lock);
+		live[ta->id].owner = 0;
+		pthread_mutex_unlock(&live_lock);
+		contig_free(p);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[8];
+	struct thread_arg a[8];
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	for (int i = 0; i < 8; i++) {
+		a[i] = (struct thread_arg){ .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, thread_main, &a[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].failures, 0);
+	}
+	assert_true(wait_pool_idle(10000));
+}
+
+static void test_fork(void **state)
+{
+	uint8_t *p;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0x77, PS);
+	uint64_t ph = contig_phys_addr(p);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char vec[1];
+		int bad = 0;
+		/* Not inherited: not mapped, unknown to the library. */
+		if (mincore(p, 4096, vec) == 0 || errno != ENOMEM)
+			bad |= 1;
+		if (contig_phys_addr(p) != CONTIG_PHYS_INVALID)
+			bad |= 2;
+		/* A session of its own works. */
+		uint8_t *q = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+		if (!q || q[0] != 0 || contig_phys_addr(q) == ph)
+			bad |= 4;
+		contig_free(q);
+		contig_free(p); /* not ours: ignored, and must not free the parent's */
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's region is untouched. */
+	assert_int_equal(contig_phys_addr(p), ph);
+	assert_int_equal(pagemap_phys(p), ph);
+	for (size_t k = 0; k < PS; k += 4096)
+		assert_int_equal(p[k], 0x77);
+	contig_free(p);
+	assert_true(wait_pool_idle(5000));
+}
+
+/* Garbage on raw connections closes those, and only those. */
+static void test_garbage(void **state)
+{
+	uint8_t buf[PROTO_MAX_MSG], rep[PROTO_MAX_MSG];
+	struct proto_hello h = { .version = PROTO_VERSION };
+	int before, fd;
+	uint8_t *held;
+
+	(void)state;
+	held = contig_alloc(PS, CONTIG_MAX_ADDRESS); /* a session that must survive */
+	assert_non_null(held);
+	before = daemon_fd_count(&d);
+
+	/* Random bytes. */
+	fd = raw_connect(d.socket, 0);
+	memset(buf, 0xab, 100);
+	assert_true(raw_call(fd, buf, 100, rep, sizeof(rep)) <= 0);
+	close(fd);
+	/* Zero-length datagram. */
+	fd = raw_connect(d.socket, 0);
+	assert_int_equal(send(fd, buf, 0, 0), 0);
+	close(fd);
+	/* Truncated header, then a header whose length lies. */
+	fd = raw_connect(d.socket, 0);
+	size_t n = proto_encode(buf, PROTO_HELLO, 1, &h, sizeof(h));
+	assert_true(raw_call(fd, buf, 10, rep, sizeof(rep)) <= 0);
+	close(fd);
+	fd = raw_connect(d.socket, 0);
+	((struct proto_hdr *)(void *)buf)->length = 4096;
+	assert_true(raw_call(fd, buf, n, rep, sizeof(rep)) <= 0);
+	close(fd);
+	/* Wrong version: a STATUS saying so, then the connection closes. */
+	fd = raw_connect(d.socket, 0);
+	n = proto_encode(buf, PROTO_HELLO, 1, &h, sizeof(h));
+	((struct proto_hdr *)(void *)buf)->version = 99;
+	ssize_t got = raw_call(fd, buf, n, rep, sizeof(rep));
+	assert_true(got > 0);
+	assert_int_equal(((struct proto_status *)(void *)(rep + sizeof(struct proto_hdr)))->error,
+			 EPROTONOSUPPORT);
+	assert_int_equal(raw_call(fd, NULL, 0, rep, sizeof(rep)), 0);
+	close(fd);
+	/* fds attached to a HELLO: closed by the daemon, connection dropped. */
+	fd = raw_connect(d.socket, 0);
+	int extra[3] = { open("/dev/null", O_RDONLY), open("/dev/null", O_RDONLY),
+			 open("/dev/null", O_RDONLY) };
+	n = proto_encode(buf, PROTO_HELLO, 1, &h, sizeof(h));
+	assert_int_equal(proto_send(fd, buf, n, extra, 3), 0);
+	assert_true(raw_call(fd, NULL, 0, rep, sizeof(rep)) <= 0);
+	close(fd);
+	proto_close_fds(extra, 3);
+	/* A request before HELLO, and an oversized datagram. */
+	fd = raw_connect(d.socket, 0);
+	struct proto_free f = { .region_id = 1 };
+	n = proto_encode(buf, PROTO_FREE, 1, &f, sizeof(f));
+	assert_true(raw_call(fd, buf, n, rep, sizeof(rep)) <= 0);
+	close(fd);
+	fd = raw_connect(d.socket, 1);
+	static uint8_t big[PROTO_MAX_MSG + 100];
+	assert_true(raw_call(fd, big, sizeof(big), rep, sizeof(rep)) <= 0);
+	close(fd);
+	/* Freeing a region of another session: refused, nothing changes. */
+	fd = raw_connect(d.socket, 1);
+	struct contig_region_info ri;
+	(void)ri;
+	for (uint64_t id = 0; id < 64; id++) {
+		f.region_id = (1ull << 32) | id;
+		n = proto_encode(buf, PROTO_FREE, 2, &f, sizeof(f));
+		got = raw_call(fd, buf, n, rep, sizeof(rep));
+		assert_true(got > 0);
+		assert_int_equal(((struct proto_status *)(void *)(rep + sizeof(struct proto_hdr)))->error,
+				 ENOENT);
+	}
+	close(fd);
+
+	/* Everyone else is still served, and no fd leaked in the daemon. */
+	uint8_t *p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	check_region(p, PS);
+	contig_free(p);
+	held[0] = 1;
+	assert_int_equal(held[0], 1);
+	contig_free(held);
+	assert_true(wait_pool_idle(5000));
+	for (int i = 0; i < 100 && daemon_fd_count(&d) > before; i++)
+		usleep(10000);
+	assert_true(daemon_fd_count(&d) <= before);
+}
+
+/* The daemon goes away: live regions stay valid, calls fail clearly, and
+ * the library reconnects when it is back. Last, as it restarts contigd. */
+static void test_daemon_gone(void **state)
+{
+	static const char *const args[] = { "--pool", "64M", NULL };
+	uint8_t *p;
+
+	(void)state;
+	p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0x3c, PS);
+	uint64_t ph = contig_phys_addr(p);
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	d.pid = 0;
+	errno = 0;
+	assert_null(contig_alloc(PS, CONTIG_MAX_ADDRESS));
+	assert_true(errno == ECONNREFUSED || errno == ENOENT || errno == ECONNRESET);
+	assert_int_equal(p[PS - 1], 0x3c);
+	assert_int_equal(pagemap_phys(p), ph);
+	assert_int_equal(contig_phys_addr(p), ph);
+
+	/* A new daemon on the same socket: the old region's page is still
+	 * ours (the kernel will not hand it to the new pool). */
+	char sock[108];
+	snprintf(sock, sizeof(sock), "%s", d.socket);
+	rmdir(d.dir);
+	assert_int_equal(daemon_start(&d, args), 0);
+	uint8_t *q = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	check_region(q, PS);
+	assert_int_not_equal(contig_phys_addr(q), ph);
+	assert_int_equal(p[0], 0x3c);
+	contig_free(p);  /* the old session's: just unmapped */
+	contig_free(q);
+	assert_true(wait_pool_idle(5000));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_contiguity),
+		cmocka_unit_test(test_query_agrees),
+		cmocka_unit_test(test_ceiling_floor),
+		cmocka_unit_test(test_boundary),
+		cmocka_unit_test(test_einval),
+		cmocka_unit_test(test_free_misuse),
+		cmocka_unit_test(test_zero_after_reuse),
+		cmocka_unit_test(test_kill_reclaim),
+		cmocka_unit_test(test_kept_mapping),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_daemon_gone),
+	};
+
+	return cmocka_run_group_tests_name("integration-core", tests, setup, teardown);
+}
