@@ -15,7 +15,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +26,14 @@
 #define CONFIG_LINE_MAX 4096 /* bytes of one line, without its "\n" or "\r\n" */
 #define ERR_MAX 512          /* a reason, without "path:line: " */
 
-struct span {
-	size_t off, len;
-};
-
 struct key {
 	const char *name;
 	int (*parse)(const struct key *k, struct settings *s, const char *v, char *err);
 	bool live;         /* SIGHUP may change it */
-	uint64_t min, max; /* for numbers and sizes */
-	struct span f[2];  /* what it writes: compared and copied by config_reload */
+	uint64_t min, max; /* numbers and sizes; a size with max UINT64_MAX takes "unlimited" */
+	struct {
+		size_t off, len;
+	} f[2]; /* what it writes; config_reload compares them */
 };
 
 static __attribute__((format(printf, 2, 3))) int fail(char *err, const char *fmt, ...)
@@ -66,37 +63,28 @@ static int parse_number(const char *v, uint64_t *ret)
 	return errno || *end ? -EINVAL : 0;
 }
 
-/* Zero-filled, so that config_reload can compare them with memcmp. */
-static int set_string(const struct key *k, struct settings *s, const char *v, char *err)
+/* socket must be absolute and fit sun_path with its NUL (unix(7)); socket-group must exist. */
+static int p_string(const struct key *k, struct settings *s, const char *v, char *err)
 {
+	bool path = k->f[0].off == offsetof(struct settings, socket);
 	size_t n = strlen(v);
 
 	if (n >= k->f[0].len)
 		return fail(err, "too long: %zu bytes, at most %zu", n, k->f[0].len - 1);
+	if (path && v[0] != '/')
+		return fail(err, "must be an absolute path: '%s'", v);
+	if (!path && n && !getgrnam(v))
+		return fail(err, "no such group: '%s'", v);
+	/* Zero-filled, so that config_reload can compare them with memcmp. */
 	memset(field(k, s, 0), 0, k->f[0].len);
 	memcpy(field(k, s, 0), v, n);
 	return 0;
 }
 
-/* sun_path holds 108 bytes with the terminating NUL (unix(7)). */
-static int p_socket(const struct key *k, struct settings *s, const char *v, char *err)
-{
-	if (v[0] != '/')
-		return fail(err, "must be an absolute path: '%s'", v);
-	return set_string(k, s, v, err);
-}
-
-static int p_group(const struct key *k, struct settings *s, const char *v, char *err)
-{
-	if (v[0] && strlen(v) < k->f[0].len && !getgrnam(v))
-		return fail(err, "no such group: '%s'", v);
-	return set_string(k, s, v, err);
-}
-
 static int p_size(const struct key *k, struct settings *s, const char *v, char *err)
 {
-	uint64_t n;
-	int r = parse_size(v, &n);
+	uint64_t n = UINT64_MAX; /* "unlimited" (limits_default) */
+	int r = k->max == UINT64_MAX && !strcmp(v, "unlimited") ? 0 : parse_size(v, &n);
 
 	if (r == -ERANGE)
 		return fail(err, "too large: '%s'", v);
@@ -115,15 +103,6 @@ static int p_pool(const struct key *k, struct settings *s, const char *v, char *
 	return p_size(k, s, v, err);
 }
 
-/* UINT64_MAX is "no limit" (limits_default). */
-static int p_quota(const struct key *k, struct settings *s, const char *v, char *err)
-{
-	if (strcmp(v, "unlimited"))
-		return p_size(k, s, v, err);
-	*(uint64_t *)field(k, s, 0) = UINT64_MAX;
-	return 0;
-}
-
 /* The x86-64 hugepage sizes (Documentation/admin-guide/mm/hugetlbpage.rst). */
 static int p_page_size(const struct key *k, struct settings *s, const char *v, char *err)
 {
@@ -137,21 +116,17 @@ static int p_page_size(const struct key *k, struct settings *s, const char *v, c
 
 static int p_low_pool(const struct key *k, struct settings *s, const char *v, char *err)
 {
+	const char *at = strchr(v, '@');
 	uint64_t size = 0, ceiling = 0;
-	char buf[64], *at;
+	char head[32] = "";
 
 	if (strcmp(v, "none")) {
-		snprintf(buf, sizeof(buf), "%s", v);
-		at = strchr(buf, '@');
-		if (at)
-			*at++ = 0;
-		if (strlen(v) >= sizeof(buf) || !at || parse_size(buf, &size) < 0 ||
-		    parse_size(at, &ceiling) < 0)
+		if (at && (size_t)(at - v) < sizeof(head))
+			memcpy(head, v, (size_t)(at - v));
+		if (!*head || parse_size(head, &size) < 0 || parse_size(at + 1, &ceiling) < 0)
 			return fail(err, "expected SIZE@CEILING or 'none': '%s'", v);
-		if (!size)
-			return fail(err, "the size must be greater than 0: '%s'", v);
-		if (ceiling <= size)
-			return fail(err, "the ceiling must be above the size: '%s'", v);
+		if (!size || ceiling <= size)
+			return fail(err, "needs 0 < SIZE < CEILING: '%s'", v);
 	}
 	*(uint64_t *)field(k, s, 0) = size;
 	*(uint64_t *)field(k, s, 1) = ceiling;
@@ -208,47 +183,45 @@ static int p_bool(const struct key *k, struct settings *s, const char *v, char *
 	return 0;
 }
 
-/* One user or group, by name or number; it must exist either way. */
-static int resolve_id(const char *name, bool user, uint32_t *ret)
+/* A user or group by name or number: its id, or -ENOENT unless it exists. */
+static int64_t lookup_id(const char *name, bool user)
 {
-	struct passwd *pw = NULL;
-	struct group *gr = NULL;
-	uint64_t id;
+	uint64_t n;
 	/* (uid_t)-1 is "no change" to chown(2), never an id. */
-	bool num = parse_number(name, &id) == 0 && id < UINT32_MAX;
+	bool num = parse_number(name, &n) == 0 && n < UINT32_MAX;
+	struct passwd *pw = !user ? NULL : num ? getpwuid((uid_t)n) : getpwnam(name);
+	struct group *gr = user ? NULL : num ? getgrgid((gid_t)n) : getgrnam(name);
 
-	if (user)
-		pw = num ? getpwuid((uid_t)id) : getpwnam(name);
-	else
-		gr = num ? getgrgid((gid_t)id) : getgrnam(name);
 	if (!pw && !gr)
 		return -ENOENT;
-	*ret = pw ? pw->pw_uid : gr->gr_gid;
-	return 0;
+	return pw ? pw->pw_uid : gr->gr_gid;
 }
+
+static_assert(sizeof(uid_t) == 4 && sizeof(gid_t) == 4, "p_ids stores ids as uint32_t");
 
 /* "alice, bob 1001": f[0] is the count, f[1] the array of uids or gids. */
 static int p_ids(const struct key *k, struct settings *s, const char *v, char *err)
 {
-	static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
-		      "ids are stored as uint32_t");
 	bool user = k->f[1].off == offsetof(struct settings, access.uids);
-	const char *what = user ? "user" : "group", *p = v;
-	uint32_t ids[ACCESS_MAX_IDS] = { 0 }, n = 0, id, i;
+	uint32_t ids[ACCESS_MAX_IDS] = { 0 }, n = 0, i;
+	const char *p = v;
 	char name[256];
 
 	while (*(p += strspn(p, ", \t"))) {
 		size_t len = strcspn(p, ", \t");
+		int64_t id = -ENOENT;
 
-		snprintf(name, sizeof(name), "%.*s", (int)len, p);
-		if (len >= sizeof(name) || resolve_id(name, user, &id) < 0)
-			return fail(err, "no such %s: '%.*s'", what, (int)len, p);
+		if (snprintf(name, sizeof(name), "%.*s", (int)len, p) < (int)sizeof(name))
+			id = lookup_id(name, user);
+		if (id < 0)
+			return fail(err, "no such %s: '%.*s'", user ? "user" : "group", (int)len,
+				    p);
 		for (i = 0; i < n && ids[i] != id; i++)
 			;
 		if (i == ACCESS_MAX_IDS)
-			return fail(err, "more than %d %ss", ACCESS_MAX_IDS, what);
+			return fail(err, "more than %d entries", ACCESS_MAX_IDS);
 		if (i == n)
-			ids[n++] = id;
+			ids[n++] = (uint32_t)id;
 		p += len;
 	}
 	*(uint32_t *)field(k, s, 0) = n;
@@ -257,30 +230,28 @@ static int p_ids(const struct key *k, struct settings *s, const char *v, char *e
 }
 
 #define F(m) { offsetof(struct settings, m), sizeof(((struct settings *)0)->m) }
-#define LIVE true
-#define RESTART false
-
+/* name, parser, live (SIGHUP may change it), min, max, fields */
 static const struct key keys[] = {
-	{ "socket", p_socket, RESTART, 0, 0, { F(socket) } },
-	{ "pool", p_pool, RESTART, 1, 0, { F(pool_bytes) } },
-	{ "page-size", p_page_size, RESTART, 0, 0, { F(page_size) } },
-	{ "low-pool", p_low_pool, RESTART, 0, 0, { F(low_pool_bytes), F(low_pool_ceiling) } },
-	{ "low-pool-margin", p_size, RESTART, 0, 0, { F(low_pool_margin) } },
-	{ "threads", p_uint, RESTART, 0, 64, { F(threads) } },
-	{ "raise-hugepages", p_bool, RESTART, 0, 0, { F(may_raise_hugepages) } },
-	{ "socket-group", p_group, RESTART, 0, 0, { F(socket_group) } },
-	{ "log-level", p_log_level, LIVE, 0, 0, { F(log_level) } },
-	{ "audit-interval", p_uint, LIVE, 0, 86400, { F(audit_interval_s) } },
-	{ "quarantine", p_ms, LIVE, 0, 60000, { F(quarantine_ms) } },
-	{ "max-sessions", p_uint, LIVE, 1, UINT32_MAX, { F(limits.max_sessions) } },
-	{ "session-max-regions", p_uint, LIVE, 1, UINT32_MAX, { F(limits.session_max_regions) } },
-	{ "session-max-bytes", p_quota, LIVE, 1, 0, { F(limits.session_max_bytes) } },
-	{ "uid-max-sessions", p_uint, LIVE, 1, UINT32_MAX, { F(limits.uid_max_sessions) } },
-	{ "uid-max-regions", p_uint, LIVE, 1, UINT32_MAX, { F(limits.uid_max_regions) } },
-	{ "uid-max-bytes", p_quota, LIVE, 1, 0, { F(limits.uid_max_bytes) } },
-	{ "allow-users", p_ids, LIVE, 0, 0, { F(access.nuids), F(access.uids) } },
-	{ "allow-groups", p_ids, LIVE, 0, 0, { F(access.ngids), F(access.gids) } },
-	{ "import-groups", p_ids, LIVE, 0, 0, { F(access.nimport_gids), F(access.import_gids) } },
+	{ "socket", p_string, false, 0, 0, { F(socket) } },
+	{ "pool", p_pool, false, 1, 0, { F(pool_bytes) } },
+	{ "page-size", p_page_size, false, 0, 0, { F(page_size) } },
+	{ "low-pool", p_low_pool, false, 0, 0, { F(low_pool_bytes), F(low_pool_ceiling) } },
+	{ "low-pool-margin", p_size, false, 0, 0, { F(low_pool_margin) } },
+	{ "threads", p_uint, false, 0, 64, { F(threads) } },
+	{ "raise-hugepages", p_bool, false, 0, 0, { F(may_raise_hugepages) } },
+	{ "socket-group", p_string, false, 0, 0, { F(socket_group) } },
+	{ "log-level", p_log_level, true, 0, 0, { F(log_level) } },
+	{ "audit-interval", p_uint, true, 0, 86400, { F(audit_interval_s) } },
+	{ "quarantine", p_ms, true, 0, 60000, { F(quarantine_ms) } },
+	{ "max-sessions", p_uint, true, 1, UINT32_MAX, { F(limits.max_sessions) } },
+	{ "session-max-regions", p_uint, true, 1, UINT32_MAX, { F(limits.session_max_regions) } },
+	{ "session-max-bytes", p_size, true, 1, UINT64_MAX, { F(limits.session_max_bytes) } },
+	{ "uid-max-sessions", p_uint, true, 1, UINT32_MAX, { F(limits.uid_max_sessions) } },
+	{ "uid-max-regions", p_uint, true, 1, UINT32_MAX, { F(limits.uid_max_regions) } },
+	{ "uid-max-bytes", p_size, true, 1, UINT64_MAX, { F(limits.uid_max_bytes) } },
+	{ "allow-users", p_ids, true, 0, 0, { F(access.nuids), F(access.uids) } },
+	{ "allow-groups", p_ids, true, 0, 0, { F(access.ngids), F(access.gids) } },
+	{ "import-groups", p_ids, true, 0, 0, { F(access.nimport_gids), F(access.import_gids) } },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -313,14 +284,11 @@ int config_apply(struct settings *s, const char *key, const char *value, char *e
 
 static char *trim(char *p)
 {
-	char *end;
+	char *end = p + strlen(p);
 
-	while (isspace((unsigned char)*p))
-		p++;
-	end = p + strlen(p);
 	while (end > p && isspace((unsigned char)end[-1]))
 		*--end = 0;
-	return p;
+	return p + strspn(p, " \t\v\f\r\n");
 }
 
 /* One line of the file; first[] holds the line each key was seen on. */
@@ -333,13 +301,12 @@ static int load_line(char *line, unsigned lineno, unsigned *first, struct settin
 
 	if (!*p || *p == '#')
 		return 0;
-	if (!eq)
-		return fail(why, "expected 'key = value'");
-	*eq = 0;
+	if (eq)
+		*eq = 0;
 	name = trim(p);
-	value = trim(eq + 1);
-	if (!*name)
+	if (!eq || !*name)
 		return fail(why, "expected 'key = value'");
+	value = trim(eq + 1);
 	k = key_find(name);
 	if (!k)
 		return fail(why, "unknown key '%s'", name);
@@ -350,15 +317,14 @@ static int load_line(char *line, unsigned lineno, unsigned *first, struct settin
 	/* The command line wins, but the file's value must still be valid. */
 	if (k->parse(k, s->cmdline_keys & (1u << i) ? &ignored : s, value, reason) < 0)
 		return fail(why, "%s: %s%s", name, reason,
-			    strchr(value, '#') ? " ('#' starts a comment only at the start of a line)"
-					       : "");
+			    strchr(value, '#') ? " ('#' starts a comment only at line start)" : "");
 	return 0;
 }
 
 int config_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
 	unsigned first[NKEYS] = { 0 }, lineno = 0;
-	char line[CONFIG_LINE_MAX + 3], why[ERR_MAX]; /* "\r\n\0" */
+	char line[CONFIG_LINE_MAX + 3], why[ERR_MAX]; /* + "\r\n\0" */
 	FILE *f = fopen(path, "re");
 	int r = 0;
 
@@ -390,25 +356,21 @@ int config_load(const char *path, struct settings *s, char *err, size_t errlen)
 	return r;
 }
 
-/* Where else a field of the settings is in force while the daemon runs. */
-static void *live_copy(struct server *srv, size_t off)
+/* Copy field j of k to where it is in force while the daemon runs, if elsewhere. */
+static void put_live(struct server *srv, const struct key *k, struct settings *s, int j)
 {
-	size_t lim = offsetof(struct settings, limits), acc = offsetof(struct settings, access);
+	size_t off = k->f[j].off, lim = offsetof(struct settings, limits);
+	size_t acc = offsetof(struct settings, access);
+	void *to = NULL;
 
 	if (off >= lim && off < lim + sizeof(struct limits))
-		return (char *)&srv->limits + (off - lim);
-	if (off >= acc && off < acc + sizeof(struct access))
-		return (char *)&srv->access + (off - acc);
-	if (off == offsetof(struct settings, log_level))
-		return &log_max_level;
-	return NULL;
-}
-
-static void name_list_add(char *buf, size_t size, const char *name)
-{
-	size_t n = strlen(buf);
-
-	snprintf(buf + n, size - n, "%s%s", n ? ", " : "", name);
+		to = (char *)&srv->limits + (off - lim);
+	else if (off >= acc && off < acc + sizeof(struct access))
+		to = (char *)&srv->access + (off - acc);
+	else if (off == offsetof(struct settings, log_level))
+		to = &log_max_level;
+	if (to)
+		memcpy(to, field(k, s, j), k->f[j].len);
 }
 
 int config_reload(const char *path, struct settings *s, struct server *srv, char *err,
@@ -425,6 +387,8 @@ int config_reload(const char *path, struct settings *s, struct server *srv, char
 		return r;
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
+		char *list = k->live ? applied : restart;
+		size_t len = strlen(list);
 		bool changed = false;
 
 		if (s->cmdline_keys & (1u << i))
@@ -433,17 +397,14 @@ int config_reload(const char *path, struct settings *s, struct server *srv, char
 			changed |= memcmp(field(k, s, j), field(k, &n, j), k->f[j].len) != 0;
 		if (!changed)
 			continue;
-		name_list_add(k->live ? applied : restart, sizeof(applied), k->name);
+		snprintf(list + len, sizeof(applied) - len, "%s%s", len ? ", " : "", k->name);
 		for (int j = 0; j < 2 && k->f[j].len && k->live; j++) {
-			void *to = live_copy(srv, k->f[j].off);
-
 			memcpy(field(k, s, j), field(k, &n, j), k->f[j].len);
-			if (to)
-				memcpy(to, field(k, s, j), k->f[j].len);
+			put_live(srv, k, s, j);
 		}
 	}
 	if (*restart)
-		log_notice("%s: changed, but not applied until contigd restarts: %s", path, restart);
+		log_notice("%s: not applied until contigd restarts: %s", path, restart);
 	log_info("%s reloaded: %s%s", path, *applied ? "applied " : "no live setting changed",
 		 applied);
 	return 0;

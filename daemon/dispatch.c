@@ -159,7 +159,7 @@ static int on_alloc(struct session *s, const struct proto_msg *m)
 		return refuse(s, m, ENOTSUP);
 	if (!s->may_alloc)
 		return refuse(s, m, EACCES);
-	uint64_t pages = (a->nbytes + srv->pool.page_size - 1) / srv->pool.page_size;
+	uint64_t pages = (a->nbytes - 1) / srv->pool.page_size + 1; /* nbytes > 0: no wrap */
 	if (pages > srv->pool.npages)
 		return refuse(s, m, ENOMEM);
 	if (over_quota(s, pages * srv->pool.page_size))

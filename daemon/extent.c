@@ -8,12 +8,12 @@
  * verified by extent_pool_check(): the order is strictly increasing in phys,
  * pos[order[k]] == k, and nstate, runs and largest_free equal a full scan.
  *
- * Cost: extent_find scans the order once, O(npages) per request, and keeps one
- * candidate per free stretch (its highest feasible start), so no window is
- * ever re-examined page by page. A page changing state walks its own free
- * stretch, and rescans the pool only when the longest stretch may have
- * shrunk; extent_set_phys moves one element of the order and rescans. Nothing
- * here is quadratic in the pool size.
+ * Cost: no call does more than one linear pass over the order. extent_find
+ * visits each free stretch once and computes its highest feasible start
+ * directly, so no window is re-examined page by page. A page changing state
+ * walks only its own free stretch, and rescans the pool only when the longest
+ * stretch may have shrunk; extent_set_phys moves one element of the order
+ * (a memmove) and rescans.
  */
 #include "extent.h"
 
@@ -462,7 +462,8 @@ static void move_in_order(struct extent_pool *p, uint32_t from, uint32_t to)
 	uint32_t lo = from < to ? from : to, hi = from < to ? to : from;
 
 	if (from < to)
-		memmove(&p->order[from], &p->order[from + 1], (size_t)(to - from) * sizeof(*p->order));
+		memmove(&p->order[from], &p->order[from + 1],
+			(size_t)(to - from) * sizeof(*p->order));
 	else
 		memmove(&p->order[to + 1], &p->order[to], (size_t)(from - to) * sizeof(*p->order));
 	p->order[to] = id;
@@ -511,7 +512,9 @@ static bool order_ok(const struct extent_pool *p)
 		 * a permutation, and pos its inverse. */
 		if (id >= p->npages || p->pos[id] != k)
 			return false;
-		if (p->pages[id].phys & (p->page_size - 1) || p->pages[id].state >= EXTENT_STATE_MAX)
+		if (p->pages[id].phys & (p->page_size - 1))
+			return false;
+		if (p->pages[id].state >= EXTENT_STATE_MAX)
 			return false;
 		if (k && page_at(p, k - 1)->phys >= p->pages[id].phys)
 			return false;

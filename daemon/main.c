@@ -289,18 +289,21 @@ static void on_turn_end(struct loop *l)
 	server_reap(&srv);
 }
 
+static void handled_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+}
+
 static int setup_sources(void)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	sigset_t mask;
 	int fd, r;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	handled_signals(&mask);
 	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (fd < 0)
 		return -errno;
@@ -388,6 +391,13 @@ int main(int argc, char **argv)
 	struct backing_linux bl = { .pagemap_fd = -1 };
 	int r, status = 1;
 
+	sigset_t mask;
+
+	/* Blocked before any thread exists, so every thread inherits the mask
+	 * and the signals are only ever read from the loop's signalfd. */
+	handled_signals(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	log_init();
 	if (parse_args(argc, argv) < 0)
 		return 2;

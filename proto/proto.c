@@ -72,7 +72,8 @@ static int check_fields(const struct proto_msg *m, size_t nfds)
 		return 0;
 	case PROTO_REGION:
 		if (!b->region.npages || b->region.npages > PROTO_MAX_REGION_PAGES ||
-		    !is_pow2(b->region.page_size) || !b->region.count ||
+		    !is_pow2(b->region.page_size) ||
+		    b->region.page_size > UINT64_MAX / b->region.npages || !b->region.count ||
 		    b->region.count > PROTO_MAX_FDS || b->region.first >= b->region.npages ||
 		    b->region.count > b->region.npages - b->region.first ||
 		    b->region.nbytes == 0 || b->region.nbytes > (uint64_t)b->region.npages * b->region.page_size ||
@@ -250,7 +251,13 @@ ssize_t proto_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, si
 		proto_close_fds(got, ngot);
 		return -EMSGSIZE;
 	}
-	memcpy(fds, got, ngot * sizeof(int));
+	if (n == 0 && ngot) {
+		/* An empty datagram would read as end of file: its fds would leak. */
+		proto_close_fds(got, ngot);
+		return -EBADMSG;
+	}
+	if (ngot)
+		memcpy(fds, got, ngot * sizeof(int));
 	*ret_nfds = ngot;
 	return n;
 }

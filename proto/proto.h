@@ -6,8 +6,10 @@
  * One SOCK_SEQPACKET datagram is one message: a struct proto_hdr followed by
  * the body of its type. Host byte order (AF_UNIX never leaves the machine).
  * Bodies are append-only (kernel copy_struct_from_user rule): a receiver
- * zero-extends a shorter body and rejects a longer one whose tail is not zero,
- * so a newer peer can add fields at the end without a version bump. Reserved
+ * rejects a longer body whose tail is not zero and accepts a zero tail, so a
+ * newer peer can add fields at the end; once a body has grown, the shorter
+ * version-1 form will be zero-extended (today every version-1 body must be
+ * complete). Reserved
  * fields must be zero. Only PROTO_REGION carries file descriptors.
  *
  * proto_decode() is the one validation function both sides use; nothing of a

@@ -47,13 +47,16 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 
 	if (!bin)
 		bin = "build/daemon/contigd";
-	snprintf(d->dir, sizeof(d->dir), "/tmp/contig-test-XXXXXX");
-	if (!mkdtemp(d->dir)) {
-		perror("mkdtemp");
-		return -1;
+	if (!d->keep_dir) {
+		snprintf(d->dir, sizeof(d->dir), "/tmp/contig-test-XXXXXX");
+		if (!mkdtemp(d->dir)) {
+			perror("mkdtemp");
+			return -1;
+		}
+		snprintf(d->socket, sizeof(d->socket), "%s/contigd.sock", d->dir);
+		snprintf(d->log, sizeof(d->log), "%s/contigd.log", d->dir);
 	}
-	snprintf(d->socket, sizeof(d->socket), "%s/contigd.sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/contigd.log", d->dir);
+	d->keep_dir = false;
 	argv[n++] = bin;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
@@ -96,6 +99,19 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	return -1;
 }
 
+int daemon_restart(struct daemon_proc *d, const char *const *extra_args)
+{
+	int status = 0;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+		d->pid = 0;
+	}
+	d->keep_dir = true;
+	return daemon_start(d, extra_args);
+}
+
 int daemon_stop(struct daemon_proc *d)
 {
 	int status = -1;
@@ -106,6 +122,12 @@ int daemon_stop(struct daemon_proc *d)
 		if (waitpid(d->pid, &status, 0) != d->pid)
 			status = -1;
 		d->pid = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			char cmd[256];
+			fprintf(stderr, "contigd did not exit cleanly (status 0x%x); its log:\n", status);
+			snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
+			(void)!system(cmd);
+		}
 	}
 	unlink(d->log);
 	snprintf(path, sizeof(path), "%s", d->socket);

@@ -17,12 +17,15 @@ struct daemon_proc {
 	char dir[64];
 	char socket[108];
 	char log[128];
+	bool keep_dir;     /* daemon_restart: same directory and socket */
 };
 
 /* Start build/daemon/contigd (path from $CONTIGD, set by meson) with extra
  * arguments (NULL-terminated), wait until its socket accepts, and point
  * $CONTIG_SOCKET at it. Returns 0 or -1 (the reason printed). */
 int daemon_start(struct daemon_proc *d, const char *const *extra_args);
+/* SIGKILL the daemon and start a new one on the same socket. */
+int daemon_restart(struct daemon_proc *d, const char *const *extra_args);
 /* SIGTERM, wait; returns the exit status (0 when it stopped cleanly). */
 int daemon_stop(struct daemon_proc *d);
 /* Number of fds the daemon has open (/proc/PID/fd). */

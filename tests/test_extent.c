@@ -424,8 +424,8 @@ static void test_constraint_table(void **state)
 
 		if (r->want) {
 			if (ret != 0 || got != r->want)
-				fail_msg("row %zu: ret %d got %" PRIu64 " MiB want %" PRIu64 " MiB", i,
-					 ret, got / MiB, r->want / MiB);
+				fail_msg("row %zu: ret %d got %" PRIu64 " MiB want %" PRIu64 " MiB",
+					 i, ret, got / MiB, r->want / MiB);
 		} else if (ret != -ENOMEM) {
 			fail_msg("row %zu: ret %d got %" PRIu64 " MiB want -ENOMEM", i, ret,
 				 got / MiB);
@@ -464,15 +464,12 @@ static void test_boundary_pow2(void **state)
 	for (int sh = 0; sh < 64; sh++) {
 		uint64_t bnd = UINT64_C(1) << sh;
 		uint64_t sizes[] = { 1, bnd / 2 + 1, bnd - 1, bnd, bnd + 1, 3 * PS };
+		struct extent_request r = rq(bnd, 0, TOP, bnd);
 
 		assert_true(is_pow2(bnd));
-		assert_int_equal(extent_request_check(&(struct extent_request){
-					 .nbytes = bnd, .boundary = bnd, .highest = TOP, .node = ANY }),
-				 0);
-		assert_int_equal(extent_request_check(&(struct extent_request){
-					 .nbytes = bnd, .boundary = bnd + (sh > 1), .highest = TOP,
-					 .node = ANY }),
-				 sh > 1 ? -EINVAL : 0);
+		assert_int_equal(extent_request_check(&r), 0);
+		r.boundary = bnd + (sh > 1); /* 1 + 1 = 2 is a power of two still */
+		assert_int_equal(extent_request_check(&r), sh > 1 ? -EINVAL : 0);
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			uint64_t n = sizes[i], got = 0;
 			int ret;
@@ -562,10 +559,13 @@ static void test_straddle_4g(void **state)
 	assert_int_equal(p.largest_free, 6);
 	extent_pool_destroy(&p);
 
-	/* With a short run above 4 GiB as well. */
+	/* With a short run above 4 GiB and one at 1 GiB as well. */
+	add_run(&l, GiB, 4, PS, 0);
 	add_run(&l, 4 * GiB - 8 * MiB, 8, PS, 0);
 	add_run(&l, 8 * GiB, 2, PS, 0);
 	build(&p, PS, &l);
+	assert_found(&p, rq(4 * PS, 0, TOP, 0), 4 * GiB); /* exactly 4 GiB is high */
+	assert_found(&p, rq(4 * PS, 0, 4 * GiB + 8 * MiB - 2, 0), GiB);
 	assert_found(&p, rq(PS, 0, TOP, 0), 8 * GiB + PS);          /* best fit, class 0 */
 	assert_found(&p, rq(3 * PS, 0, TOP, 0), 4 * GiB + 2 * MiB); /* only the long run */
 	assert_found(&p, rq(5 * PS, 0, TOP, 0), 4 * GiB - 2 * MiB); /* class 1 */
@@ -590,6 +590,19 @@ static void test_straddle_16m(void **state)
 	assert_found(&p, rq(PS, 0, TOP, 0), 22 * MiB);
 	assert_found(&p, rq(5 * PS, 0, TOP, 0), 14 * MiB);
 	assert_found(&p, rq(4 * PS, 0, TOP, 0), 16 * MiB);
+	extent_pool_destroy(&p);
+
+	/* A start of exactly 16 MiB is in the middle class: it beats a shorter
+	 * stretch below (a separate run on node 1 at 0 .. 8 MiB). */
+	memset(&l, 0, sizeof(l));
+	add_run(&l, 0, 4, PS, 1);
+	add_run(&l, 8 * MiB, 8, PS, 0);
+	build(&p, PS, &l);
+	assert_int_equal(p.runs, 2);
+	assert_found(&p, rq(4 * PS, 0, TOP, 0), 16 * MiB);
+	assert_found(&p, rq(3 * PS, 0, TOP, 0), 18 * MiB);
+	assert_found(&p, rq(5 * PS, 0, TOP, 0), 14 * MiB);
+	assert_found(&p, rq(4 * PS, 0, 24 * MiB - 2, 0), 0);
 	extent_pool_destroy(&p);
 }
 
@@ -812,9 +825,10 @@ static void test_with_pending(void **state)
 	const uint64_t b = 8 * GiB;
 	const struct extent_request pend = { .nbytes = 4 * PS, .highest = TOP, .node = ANY,
 					     .flags = EXTENT_WITH_PENDING };
-	static const uint8_t states[8] = { EXTENT_USED,        EXTENT_FREE,        EXTENT_RECLAIMING,
-					   EXTENT_RECLAIMING,  EXTENT_RECLAIMING,  EXTENT_USED,
-					   EXTENT_QUARANTINED, EXTENT_FREE };
+	static const uint8_t states[8] = {
+		EXTENT_USED,       EXTENT_FREE, EXTENT_RECLAIMING,  EXTENT_RECLAIMING,
+		EXTENT_RECLAIMING, EXTENT_USED, EXTENT_QUARANTINED, EXTENT_FREE,
+	};
 	struct extent_request r;
 	struct extent_pool p;
 
@@ -1130,6 +1144,24 @@ struct seg {
 	uint32_t slots;
 };
 
+/* Nodes: one per segment mostly; the 4 GiB segment changes node halfway
+ * through adjacent pages, the high one every 16 pages. */
+static int32_t seg_node(size_t seg, uint32_t j)
+{
+	switch (seg) {
+	case 1:
+		return 3;
+	case 2:
+		return j >= 24;
+	case 3:
+		return (int32_t)(j / 16) % 4;
+	case 4:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 static void shadow_init(struct shadow *s, struct rng *g, uint64_t ps)
 {
 	/* Across 16 MiB, 1 GiB, across 4 GiB, high, and the top of the address space. */
@@ -1149,8 +1181,7 @@ static void shadow_init(struct shadow *s, struct rng *g, uint64_t ps)
 	for (size_t i = 0; i < 5; i++) {
 		for (uint32_t j = 0; j < segs[i].slots; j++, n++) {
 			s->slot_phys[n] = segs[i].base + j * ps;
-			s->slot_node[n] = i == 1 ? 3 : i == 2 ? (j >= 24) : i == 3 ? (int32_t)(j / 16) % 4 :
-				i == 4 ? 2 : 0;
+			s->slot_node[n] = seg_node(i, j);
 			s->occupant[n] = -1;
 			if (n)
 				assert_true(s->slot_phys[n] > s->slot_phys[n - 1]);
@@ -1210,7 +1241,9 @@ static void sh_stretches(const struct shadow *s, const uint32_t *ids, uint32_t n
 	for (uint32_t k = n; k-- > 0;) {
 		bool u = left[k] > 0;
 
-		right[k] = !u ? 0 : k + 1 < n && sh_adjacent(s, ids[k], ids[k + 1]) ? right[k + 1] + 1 : 1;
+		bool joined = k + 1 < n && sh_adjacent(s, ids[k], ids[k + 1]);
+
+		right[k] = !u ? 0 : joined ? right[k + 1] + 1 : 1;
 		len[k] = u ? left[k] + right[k] - 1 : 0;
 	}
 }
@@ -1294,7 +1327,7 @@ static struct verdict oracle(const struct shadow *s, const struct extent_request
 /* Everything the pool caches or stores, against the shadow. */
 static void sh_compare(const struct shadow *s, const struct extent_pool *p)
 {
-	uint32_t ids[ST_PAGES], len[ST_PAGES], n, nstate[EXTENT_STATE_MAX] = { 0 };
+	uint32_t ids[ST_PAGES] = { 0 }, len[ST_PAGES] = { 0 }, n, nstate[EXTENT_STATE_MAX] = { 0 };
 	uint32_t runs = 0, largest = 0;
 
 	assert_int_equal(extent_pool_check(p), 0);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# contig.sh - set up a Debian 12 machine for contig and run it or test it.
+#
+#   scripts/contig.sh run    install what is missing, build, reserve hugepages,
+#                            start contigd on its defaults, run the demo client
+#   scripts/contig.sh test   the same set-up, then the whole test suite
+#
+# Both are idempotent: packages already there are not reinstalled, an existing
+# build is reused (ninja rebuilds what changed), hugepages already reserved are
+# kept, and a contigd already serving the default socket is reused.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+build=${BUILD_DIR:-build}
+mode=${1:-}
+
+say() { printf 'contig: %s\n' "$*"; }
+die() { printf 'contig: error: %s\n' "$*" >&2; exit 1; }
+
+case "$mode" in
+run|test) ;;
+*) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+[ "$(id -u)" = 0 ] || die "run me as root: contigd pins hugepages and reads /proc/self/pagemap"
+
+packages=(build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
+          libcmocka-dev libsystemd-dev libnuma-dev liburing-dev libbpf-dev libxdp-dev
+          libdpdk-dev iproute2 systemd valgrind)
+
+install_missing() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+build_tree() {
+    if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" >/dev/null
+    fi
+    ninja -C "$build" >/dev/null
+    say "built in $build/"
+}
+
+# Reserve at least $1 free 2 MiB hugepages on top of what others hold.
+reserve_hugepages() {
+    local want=$1 sys=/sys/kernel/mm/hugepages/hugepages-2048kB
+    local nr free
+    nr=$(cat $sys/nr_hugepages)
+    free=$(cat $sys/free_hugepages)
+    if [ "$free" -lt "$want" ]; then
+        echo $((nr + want - free)) > $sys/nr_hugepages || true
+        free=$(cat $sys/free_hugepages)
+    fi
+    if [ "$free" -lt "$want" ]; then
+        die "wanted $want free 2 MiB hugepages, the kernel gave $free (nr_hugepages $(cat $sys/nr_hugepages)); free some memory or reboot with hugepages=$want on the kernel command line"
+    fi
+    say "hugepages: $free of 2 MiB free (nr_hugepages $(cat $sys/nr_hugepages))"
+}
+
+install_missing
+build_tree
+
+if [ "$mode" = run ]; then
+    reserve_hugepages 160
+    sock=/run/contigd/contigd.sock
+    if "$build/cli/contigctl" --socket "$sock" status >/dev/null 2>&1; then
+        say "contigd already serving $sock"
+    else
+        mkdir -p /run/contigd
+        nohup "$build/daemon/contigd" >/run/contigd/contigd.log 2>&1 &
+        for _ in $(seq 100); do
+            "$build/cli/contigctl" --socket "$sock" status >/dev/null 2>&1 && break
+            kill -0 $! 2>/dev/null || { cat /run/contigd/contigd.log >&2; die "contigd did not start"; }
+            sleep 0.1
+        done
+        say "contigd started (pid $!, log /run/contigd/contigd.log, stop with: kill $!)"
+    fi
+    CONTIG_SOCKET=$sock "$build/examples/contig-demo"
+    "$build/cli/contigctl" --socket "$sock" status
+    exit 0
+fi
+
+# test
+reserve_hugepages 600
+export CONTIG_TEST_SOAK_SECONDS=${CONTIG_TEST_SOAK_SECONDS:-20}
+meson test -C "$build" --print-errorlogs --num-processes 2
