@@ -80,12 +80,10 @@ static int apply_option(int c, const char *val)
 	};
 	char err[256];
 
-	if (c == OPT_NO_RAISE) {
-		arg.may_raise_hugepages = false;
-		return 0;
-	}
 	if (c == OPT_CONFIG)
 		return 0;
+	if (c == OPT_NO_RAISE)
+		return config_apply(&arg, "raise-hugepages", "no", err, sizeof(err));
 	if (config_apply(&arg, key[c - OPT_SOCKET], val, err, sizeof(err)) < 0) {
 		fprintf(stderr, "contigd: --%s %s: %s\n", key[c - OPT_SOCKET], val, err);
 		return -EINVAL;
@@ -211,6 +209,25 @@ static int listen_socket(void)
 	}
 	socket_ours = true;
 	return fd;
+}
+
+/* Members of the group that owns the socket file may allocate: the one of
+ * socket-group, or the one systemd gave it (SocketGroup=). */
+static void socket_group_access(int fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct stat st;
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || len <= sizeof(sa_family_t) ||
+	    !sa.sun_path[0])
+		return;
+	sa.sun_path[sizeof(sa.sun_path) - 1] = 0;
+	if (stat(sa.sun_path, &st) < 0 || st.st_gid == 0)
+		return;
+	srv.access.socket_gid = st.st_gid;
+	srv.access.socket_gid_set = true;
+	log_info("members of gid %u (the socket's group) may allocate", (unsigned)st.st_gid);
 }
 
 static void on_listen(struct loop_source *src, uint32_t events)
@@ -418,13 +435,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	srv.listen_fd = r;
-	if (arg.socket_group[0]) {
-		struct group *g = getgrnam(arg.socket_group);
-		if (g) {
-			srv.access.socket_gid = g->gr_gid;
-			srv.access.socket_gid_set = true;
-		}
-	}
+	socket_group_access(srv.listen_fd);
 	if ((r = loop_add(&srv.loop, &srv.listen_src, srv.listen_fd, EPOLLIN, on_listen)) < 0 ||
 	    (r = setup_sources()) < 0) {
 		log_err("event loop: %s", strerror(-r));
