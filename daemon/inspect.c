@@ -183,6 +183,7 @@ static void list_stats(struct session *s, struct page_out *o)
 	STAT(reclaims);
 	STAT(reclaim_ns);
 	STAT(revoke_errors);
+	STAT(quarantined);
 	STAT(phys_changed);
 	STAT(lost);
 	STAT(audit_moved);

@@ -33,7 +33,8 @@ static struct server srv;
 static struct settings arg;
 static const char *arg_config;
 static bool socket_ours;              /* bound by us (not systemd): unlink at exit */
-static struct loop_source signal_src, timer_src;
+static struct loop_source signal_src, timer_src, quarantine_src;
+static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
 
 static void usage(FILE *f)
@@ -277,6 +278,13 @@ static void on_signal(struct loop_source *src, uint32_t events)
 				log_info("SIGHUP: no --config file, nothing to re-read");
 			else if (config_reload(arg_config, &arg, &srv, err, sizeof(err)) < 0)
 				log_err("SIGHUP: %s; nothing changed", err);
+			srv.pool.quarantine_ns = (uint64_t)arg.quarantine_ms * 1000000u;
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			/* On-demand audit of every page's physical address. */
+			uint32_t moved = pool_audit(&srv.pool);
+			log_info("audit: %u of %u pages checked moved", moved, srv.pool.npages);
 			continue;
 		}
 		log_info("signal %u: stopping", si.ssi_signo);
@@ -300,10 +308,36 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+static void quarantine_arm(uint64_t deadline)
+{
+	struct itimerspec its = { 0 };
+
+	if (deadline == quarantine_armed)
+		return;
+	its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
+	its.it_value.tv_nsec = (long)(deadline % 1000000000u);
+	/* deadline 0 disarms */
+	timerfd_settime(quarantine_src.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	quarantine_armed = deadline;
+}
+
+static void on_quarantine_timer(struct loop_source *src, uint32_t events)
+{
+	uint64_t n;
+
+	(void)events;
+	(void)!read(src->fd, &n, sizeof(n));
+	quarantine_armed = 0;
+	quarantine_arm(pool_quarantine_expire(&srv.pool, now_ns()));
+}
+
 static void on_turn_end(struct loop *l)
 {
 	(void)l;
 	server_reap(&srv);
+	/* A session that died this turn may have put pages in quarantine. */
+	if (srv.pool.q_len && !quarantine_armed)
+		quarantine_arm(pool_quarantine_expire(&srv.pool, now_ns()));
 }
 
 static void handled_signals(sigset_t *mask)
@@ -312,6 +346,7 @@ static void handled_signals(sigset_t *mask)
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGINT);
 	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR1);
 }
 
 static int setup_sources(void)
@@ -330,6 +365,11 @@ static int setup_sources(void)
 	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
 		return -errno;
 	if ((r = loop_add(&srv.loop, &timer_src, fd, EPOLLIN, on_timer)) < 0)
+		return r;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if ((r = loop_add(&srv.loop, &quarantine_src, fd, EPOLLIN, on_quarantine_timer)) < 0)
 		return r;
 	return loop_add(&srv.loop, &srv.reclaim_src, srv.pool.reclaim.event_fd, EPOLLIN,
 			on_reclaim);
@@ -351,7 +391,8 @@ static int reserve_pool(struct backing_linux *bl)
 {
 	uint64_t ps = arg.page_size;
 	uint32_t want = (uint32_t)((arg.pool_bytes + ps - 1) / ps), got = 0;
-	struct pool_config cfg = { .page_size = ps, .npages = want, .threads = arg.threads };
+	struct pool_config cfg = { .page_size = ps, .npages = want, .threads = arg.threads,
+				   .quarantine_ms = arg.quarantine_ms };
 	char a[32], b[32];
 	int64_t avail;
 	uint64_t t0 = now_ns();

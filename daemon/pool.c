@@ -93,16 +93,18 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	int r;
 
 	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages, .ops = ops,
-			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns() };
+			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
+			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u };
 	*ret_got = 0;
 	if (!cfg->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u)
 		return -EINVAL;
 	p->pages = calloc(p->npages, sizeof(*p->pages));
 	p->slots = calloc(p->npages, sizeof(*p->slots));
 	p->free_slots = calloc(p->npages, sizeof(*p->free_slots));
+	p->quarantine = calloc(p->npages, sizeof(*p->quarantine));
 	phys = calloc(p->npages, sizeof(*phys));
 	node = calloc(p->npages, sizeof(*node));
-	if (!p->pages || !p->slots || !p->free_slots || !phys || !node) {
+	if (!p->pages || !p->slots || !p->free_slots || !p->quarantine || !phys || !node) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -129,7 +131,7 @@ out:
 	return r;
 }
 
-static void region_release(struct pool *p, struct region *rg);
+static void region_release(struct pool *p, struct region *rg, bool quarantine);
 
 void pool_destroy(struct pool *p)
 {
@@ -154,6 +156,8 @@ void pool_destroy(struct pool *p)
 	free(p->pages);
 	free(p->slots);
 	free(p->free_slots);
+	free(p->quarantine);
+	p->quarantine = NULL;
 	p->pages = NULL;
 	p->slots = NULL;
 	p->free_slots = NULL;
@@ -218,9 +222,9 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 	 * not always, the same frames), so whether they will make the request
 	 * fit is unknowable now: wait for them when they could, answer when
 	 * none are left in flight. */
-	if (r == -ENOMEM && pool_reclaiming(p)) {
-		uint64_t could = (uint64_t)(p->ext.nstate[EXTENT_FREE] + pool_reclaiming(p)) *
-				 p->page_size;
+	if (r == -ENOMEM && (pool_reclaiming(p) || p->q_len)) {
+		uint64_t could = (uint64_t)(p->ext.nstate[EXTENT_FREE] + pool_reclaiming(p) +
+					    p->q_len) * p->page_size;
 		if (could >= rq->nbytes)
 			return -EAGAIN;
 	}
@@ -249,7 +253,7 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 
 	r = pool_lease_add(p, rg, holder, &l);
 	if (r < 0) {
-		region_release(p, rg);
+		region_release(p, rg, false);
 		return r;
 	}
 	p->stats.allocs++;
@@ -258,20 +262,38 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 	return 0;
 }
 
-/* Revoke every page now, then let the reclaim thread refault them. */
-static void region_release(struct pool *p, struct region *rg)
+static void page_revoke(struct pool *p, uint32_t id)
 {
+	int r = p->ops->revoke(p->ops_ctx, p->page_size, &p->pages[id]);
+
+	if (r < 0) {
+		p->stats.revoke_errors++;
+		log_warn("revoke of page %u (phys 0x%" PRIx64 ") failed: %s", id,
+			 p->ext.pages[id].phys, strerror(-r));
+	}
+	extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
+	reclaim_push(&p->reclaim, id);
+}
+
+/* Revoke every page now (or after quarantine), then let the reclaim thread
+ * refault them. */
+static void region_release(struct pool *p, struct region *rg, bool quarantine)
+{
+	uint64_t deadline = now_ns() + p->quarantine_ns;
+
 	for (uint32_t k = 0; k < rg->npages; k++) {
 		uint32_t id = rg->ids[k];
-		int r = p->ops->revoke(p->ops_ctx, p->page_size, &p->pages[id]);
-		if (r < 0) {
-			p->stats.revoke_errors++;
-			log_warn("revoke of page %u (phys 0x%" PRIx64 ") failed: %s", id,
-				 p->ext.pages[id].phys, strerror(-r));
+
+		if (quarantine && p->quarantine_ns) {
+			extent_set_state(&p->ext, id, EXTENT_QUARANTINED);
+			p->quarantine[(p->q_head + p->q_len++) % p->npages] =
+				(struct quarantine_entry){ id, deadline };
+			continue;
 		}
-		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-		reclaim_push(&p->reclaim, id);
+		page_revoke(p, id);
 	}
+	if (quarantine && p->quarantine_ns)
+		p->stats.quarantined += rg->npages;
 	p->slots[rg->slot] = NULL;
 	p->free_slots[p->nfree_slots++] = rg->slot;
 	p->nregions--;
@@ -279,22 +301,48 @@ static void region_release(struct pool *p, struct region *rg)
 	free(rg);
 }
 
+uint64_t pool_quarantine_expire(struct pool *p, uint64_t now)
+{
+	while (p->q_len) {
+		struct quarantine_entry *e = &p->quarantine[p->q_head];
+		/* Deadlines only grow, unless SIGHUP shortened the delay: then
+		 * an entry behind a later one waits a little longer. Harmless. */
+		if (e->deadline > now)
+			return e->deadline;
+		page_revoke(p, e->id);
+		p->q_head = (p->q_head + 1) % p->npages;
+		p->q_len--;
+	}
+	return 0;
+}
+
+static void lease_unlink(struct lease *l)
+{
+	list_del(&l->by_holder);
+	list_del(&l->by_region);
+	l->region->nleases--;
+}
+
 void pool_lease_drop(struct pool *p, struct lease *l)
 {
 	struct region *rg = l->region;
 
-	list_del(&l->by_holder);
-	list_del(&l->by_region);
-	rg->nleases--;
+	lease_unlink(l);
 	free(l);
 	if (!rg->nleases)
-		region_release(p, rg);
+		region_release(p, rg, true);
 }
 
 void pool_lease_put(struct pool *p, struct lease *l)
 {
-	if (--l->refs == 0)
-		pool_lease_drop(p, l);
+	struct region *rg = l->region;
+
+	if (--l->refs)
+		return;
+	lease_unlink(l);
+	free(l);
+	if (!rg->nleases)
+		region_release(p, rg, false);
 }
 
 uint32_t pool_reclaiming(const struct pool *p)

@@ -79,6 +79,7 @@ struct pool_stats {
 	uint64_t reclaims;           /* pages reclaimed */
 	uint64_t reclaim_ns;         /* time spent refaulting them */
 	uint64_t revoke_errors;
+	uint64_t quarantined;        /* pages of dead sessions held back before reclaim */
 	uint64_t phys_changed;       /* pages back from reclaim at another address */
 	uint64_t lost;               /* pages the kernel did not give back */
 	uint64_t audit_moved;        /* live pages found at another address by an audit */
@@ -92,6 +93,7 @@ struct pool_config {
 	uint64_t page_size;
 	uint32_t npages;
 	uint32_t threads;            /* for the start-up fault-in; 0 = one per CPU */
+	uint32_t quarantine_ms;
 };
 
 struct pool {
@@ -107,6 +109,12 @@ struct pool {
 	uint32_t nregions;
 	uint64_t next_seq;
 	struct reclaim reclaim;
+	uint64_t quarantine_ns;      /* how long a dead session's pages wait */
+	struct quarantine_entry {
+		uint32_t id;
+		uint64_t deadline;
+	} *quarantine;               /* FIFO ring of npages */
+	uint32_t q_head, q_len;
 	struct pool_stats stats;
 	uint64_t started_ns;
 };
@@ -135,8 +143,17 @@ int pool_lease_add(struct pool *p, struct region *r, void *holder, struct lease 
 
 /* Drop one ref of a lease; the last lease of a region releases it. */
 void pool_lease_put(struct pool *p, struct lease *l);
-/* Drop a lease whatever its refs (its holder is gone). */
+/*
+ * Drop a lease whatever its refs: its holder is gone. If that was the last
+ * lease, the region's pages go to quarantine first (a dead client may have
+ * left a device DMA-ing into them; without an IOMMU nothing stops it), and
+ * are revoked and reclaimed when it ends (pool_quarantine_expire).
+ */
 void pool_lease_drop(struct pool *p, struct lease *l);
+
+/* Revoke and reclaim quarantined pages whose time is up; returns the
+ * deadline (CLOCK_MONOTONIC ns) of the next one, or 0 if none is left. */
+uint64_t pool_quarantine_expire(struct pool *p, uint64_t now);
 
 struct region *pool_region_find(struct pool *p, uint64_t id);
 /* The lease holder has on r, or NULL. */

@@ -356,6 +356,20 @@ static void test_kill_reclaim(void **state)
 	waitpid(pid, NULL, 0);
 	close(pfd[0]);
 	close(pfd[1]);
+	/* A dead client's pages sit in quarantine (default 1 s) before they
+	 * are revoked: a device may still be writing into them. */
+	int quarantined = 0;
+	for (int t = 0; t < 200 && quarantined < 24; t++) {
+		struct raw_page *pg;
+		int n = raw_pages(d.socket, &pg);
+		quarantined = 0;
+		for (int i = 0; i < n; i++)
+			quarantined += pg[i].state == PROTO_PAGE_QUARANTINED;
+		free(pg);
+		if (quarantined < 24)
+			usleep(2000);
+	}
+	assert_int_equal(quarantined, 24);
 	assert_true(wait_pool_idle(10000));
 	/* And what comes back is zero. */
 	uint8_t *p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
