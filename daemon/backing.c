@@ -18,24 +18,74 @@
 #include <linux/memfd.h>
 #include <numaif.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define PM_PRESENT  (1ull << 63)
 #define PM_PFN_MASK ((1ull << 55) - 1)
 
-int backing_linux_open(struct backing_linux *b, uint64_t page_size)
+int backing_linux_open(struct backing_linux *b, uint64_t page_size, uint32_t slots)
 {
+	int r;
+
 	b->page_shift = (unsigned)__builtin_ctzll(page_size);
+	b->pinning = false;
 	b->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	return b->pagemap_fd < 0 ? -errno : 0;
+	if (b->pagemap_fd < 0)
+		return -errno;
+	if (!slots)
+		return 0;
+	r = io_uring_queue_init(1, &b->ring, 0);
+	if (r < 0) {
+		log_warn("io_uring unavailable (%s): pool pages are not pinned against migration",
+			 strerror(-r));
+		return 0;
+	}
+	r = io_uring_register_buffers_sparse(&b->ring, slots);
+	if (r < 0) {
+		log_warn("io_uring buffer table of %u slots: %s: pool pages are not pinned", slots,
+			 strerror(-r));
+		io_uring_queue_exit(&b->ring);
+		return 0;
+	}
+	b->pinning = true;
+	return 0;
 }
 
 void backing_linux_close(struct backing_linux *b)
 {
+	if (b->pinning)
+		io_uring_queue_exit(&b->ring);
+	b->pinning = false;
 	if (b->pagemap_fd >= 0)
 		close(b->pagemap_fd);
 	b->pagemap_fd = -1;
+}
+
+static int linux_pin(void *ctx, uint32_t slot, const struct backing_page *pg, uint64_t page_size)
+{
+	struct backing_linux *b = ctx;
+	struct iovec iov = { .iov_base = pg->map, .iov_len = page_size };
+	__u64 tag = 0;
+	int r;
+
+	if (!b->pinning)
+		return -EOPNOTSUPP;
+	r = io_uring_register_buffers_update_tag(&b->ring, slot, &iov, &tag, 1);
+	return r < 0 ? r : 0;
+}
+
+static void linux_unpin(void *ctx, uint32_t slot)
+{
+	struct backing_linux *b = ctx;
+	struct iovec iov = { .iov_base = NULL, .iov_len = 0 };
+	__u64 tag = 0;
+
+	if (b->pinning)
+		(void)io_uring_register_buffers_update_tag(&b->ring, slot, &iov, &tag, 1);
 }
 
 void backing_page_drop(struct backing_page *pg, uint64_t page_size)
@@ -116,4 +166,6 @@ const struct backing_ops backing_linux_ops = {
 	.acquire = linux_acquire,
 	.revoke = linux_revoke,
 	.locate = linux_locate,
+	.pin = linux_pin,
+	.unpin = linux_unpin,
 };

@@ -13,6 +13,8 @@
 #ifndef CONTIG_BACKING_H
 #define CONTIG_BACKING_H
 
+#include <liburing.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct backing_page {
@@ -34,6 +36,11 @@ struct backing_ops {
 	int (*revoke)(void *ctx, uint64_t page_size, struct backing_page *pg);
 	/* Re-read the physical address and node of a live page (audit). */
 	int (*locate)(void *ctx, const struct backing_page *pg, uint64_t *ret_phys, int32_t *ret_node);
+	/* Optional (NULL: no pinning). Pin the page long-term so that the
+	 * kernel cannot migrate it (its physical address is promised to
+	 * clients); slot is the page id. unpin undoes it before a revoke. */
+	int (*pin)(void *ctx, uint32_t slot, const struct backing_page *pg, uint64_t page_size);
+	void (*unpin)(void *ctx, uint32_t slot);
 };
 
 /* The real thing: hugetlb memfds, /proc/self/pagemap, get_mempolicy.
@@ -41,8 +48,16 @@ struct backing_ops {
 struct backing_linux {
 	int pagemap_fd;
 	unsigned page_shift;
+	bool pinning;          /* the io_uring buffer table is there */
+	struct io_uring ring;  /* only its registered-buffer table is used */
 };
-int backing_linux_open(struct backing_linux *b, uint64_t page_size);
+/*
+ * Open pagemap and, with slots > 0, an io_uring whose sparse table of slots
+ * registered buffers long-term pins pool pages (FOLL_LONGTERM: a pinned
+ * page cannot be migrated; io_uring accepts hugetlb file pages for this).
+ * Pinning is best effort: without it, audits still detect moves.
+ */
+int backing_linux_open(struct backing_linux *b, uint64_t page_size, uint32_t slots);
 void backing_linux_close(struct backing_linux *b);
 extern const struct backing_ops backing_linux_ops;
 

@@ -6,7 +6,11 @@
  * nothing is kept between requests and allocation never waits on it.
  *
  * Visibility: root sees every row; any other user sees the pool's shape
- * (runs, pages, stats) and only its own regions and sessions.
+ * (runs, pages, stats) and only the regions and sessions of its own uid: a
+ * region its uid allocated or holds through an import, a session of its
+ * uid. Per uid, not per session, because contigctl inspects from a session
+ * of its own that never holds anything; a process of the same uid could
+ * read the owner's memory anyway (ptrace), so this shows it nothing new.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -56,6 +60,26 @@ static bool privileged(const struct session *s)
 	return s->cred.uid == 0;
 }
 
+static bool region_visible(const struct session *s, const struct region *rg)
+{
+	const struct list_node *n;
+
+	if (privileged(s) || rg->owner.uid == s->cred.uid)
+		return true;
+	for (n = rg->leases.next; n != &rg->leases; n = n->next) {
+		const struct lease *l = container_of(n, struct lease, by_region);
+		const struct session *h = l->holder;
+		if (h->cred.uid == s->cred.uid)
+			return true;
+	}
+	return false;
+}
+
+static bool session_visible(const struct session *s, const struct session *other)
+{
+	return privileged(s) || other->cred.uid == s->cred.uid;
+}
+
 static void list_runs(struct session *s, uint64_t cursor, struct page_out *o)
 {
 	const struct extent_pool *ext = &s->srv->pool.ext;
@@ -102,7 +126,7 @@ static void list_regions(struct session *s, uint64_t cursor, struct page_out *o)
 		const struct region *rg = p->slots[k];
 		if (!rg)
 			continue;
-		if (!privileged(s) && !pool_lease_of((struct region *)rg, s))
+		if (!region_visible(s, rg))
 			continue;
 		struct proto_region_item *it = out_next(o);
 		it->region_id = rg->id;
@@ -136,7 +160,7 @@ static void list_sessions(struct session *s, uint64_t cursor, struct page_out *o
 		const struct session *o2 = container_of(n, struct session, link);
 		if (o2->dead || o2->id <= cursor)
 			continue;
-		if (!privileged(s) && o2 != s)
+		if (!session_visible(s, o2))
 			continue;
 		if (o->rep->count >= o->max) {
 			more = true;
@@ -184,8 +208,11 @@ static void list_stats(struct session *s, struct page_out *o)
 	STAT(reclaim_ns);
 	STAT(revoke_errors);
 	STAT(quarantined);
+	STAT(pinned);
+	STAT(pin_failures);
 	STAT(phys_changed);
 	STAT(lost);
+	STAT(audits);
 	STAT(audit_moved);
 	STAT(imports);
 	STAT(exports);

@@ -32,7 +32,8 @@
 static struct server srv;
 static struct settings arg;
 static const char *arg_config;
-static bool socket_ours;              /* bound by us (not systemd): unlink at exit */
+static bool socket_ours;
+static bool arg_no_pin;              /* bound by us (not systemd): unlink at exit */
 static struct loop_source signal_src, timer_src, quarantine_src;
 static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
@@ -50,12 +51,13 @@ static void usage(FILE *f)
 		"  --threads N            start-up fault-in threads (default: one per CPU)\n"
 		"  --log-level LEVEL      err, warning, notice, info or debug\n"
 		"  --no-raise             never raise vm.nr_hugepages\n"
+		"  --no-pin               do not pin pages against migration (to measure)\n"
 		"  -h, --help             this text\n",
 		SETTINGS_DEFAULT_SOCKET);
 }
 
 enum { OPT_SOCKET = 256, OPT_POOL, OPT_PAGE_SIZE, OPT_LOW_POOL, OPT_CONFIG, OPT_THREADS,
-       OPT_LOG_LEVEL, OPT_NO_RAISE };
+       OPT_LOG_LEVEL, OPT_NO_RAISE, OPT_NO_PIN };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -66,6 +68,7 @@ static const struct option options[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "no-raise", no_argument, NULL, OPT_NO_RAISE },
+	{ "no-pin", no_argument, NULL, OPT_NO_PIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -83,6 +86,10 @@ static int apply_option(int c, const char *val)
 
 	if (c == OPT_CONFIG)
 		return 0;
+	if (c == OPT_NO_PIN) {
+		arg_no_pin = true;
+		return 0;
+	}
 	if (c == OPT_NO_RAISE)
 		return config_apply(&arg, "raise-hugepages", "no", err, sizeof(err));
 	if (config_apply(&arg, key[c - OPT_SOCKET], val, err, sizeof(err)) < 0) {
@@ -415,7 +422,7 @@ static int reserve_pool(struct backing_linux *bl)
 			ps >> 10, c.nr + (want - (uint64_t)avail));
 		return -ENOMEM;
 	}
-	r = backing_linux_open(bl, ps);
+	r = backing_linux_open(bl, ps, arg_no_pin ? 0 : want);
 	if (r < 0) {
 		fprintf(stderr, "contigd: cannot open /proc/self/pagemap: %s\n", strerror(-r));
 		return r;

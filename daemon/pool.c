@@ -85,6 +85,23 @@ static int fault_all(struct pool *p, uint32_t threads, uint32_t *ret_got)
 	return r;
 }
 
+/* Pin a page against migration; a failure is counted and logged once, the
+ * page still serves (audits then catch a move). */
+static void page_pin(struct pool *p, uint32_t id)
+{
+	int r;
+
+	if (!p->ops->pin)
+		return;
+	r = p->ops->pin(p->ops_ctx, id, &p->pages[id], p->page_size);
+	if (r == -EOPNOTSUPP) /* pinning off (--no-pin) or no io_uring: said at start */
+		return;
+	if (r < 0 && !p->stats.pin_failures++)
+		log_warn("cannot pin page %u against migration: %s", id, strerror(-r));
+	if (r == 0)
+		p->stats.pinned++;
+}
+
 int pool_init(struct pool *p, const struct pool_config *cfg, const struct backing_ops *ops,
 	      void *ops_ctx, uint32_t *ret_got)
 {
@@ -121,6 +138,8 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		phys[i] = p->pages[i].phys;
 		node[i] = p->pages[i].node;
 	}
+	for (uint32_t i = 0; i < p->npages; i++)
+		page_pin(p, i);
 	r = extent_pool_init(&p->ext, p->page_size, p->npages, phys, node);
 	if (r < 0)
 		goto out;
@@ -264,7 +283,13 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 
 static void page_revoke(struct pool *p, uint32_t id)
 {
-	int r = p->ops->revoke(p->ops_ctx, p->page_size, &p->pages[id]);
+	int r;
+
+	/* Unpinned first, or the punched page could not go back to the
+	 * kernel's free list (and so not come back to us on refault). */
+	if (p->ops->unpin)
+		p->ops->unpin(p->ops_ctx, id);
+	r = p->ops->revoke(p->ops_ctx, p->page_size, &p->pages[id]);
 
 	if (r < 0) {
 		p->stats.revoke_errors++;
@@ -409,6 +434,7 @@ uint32_t pool_reclaim_collect(struct pool *p)
 				  d.page.phys, old);
 		}
 		p->pages[d.id] = d.page;
+		page_pin(p, d.id);
 		extent_set_state(&p->ext, d.id, EXTENT_FREE);
 		p->stats.reclaims++;
 		p->stats.reclaim_ns += d.ns;
@@ -435,6 +461,7 @@ uint32_t pool_audit(struct pool *p)
 {
 	uint32_t moved = 0;
 
+	p->stats.audits++;
 	for (uint32_t id = 0; id < p->npages; id++) {
 		struct backing_page *pg = &p->pages[id];
 		uint64_t phys;

@@ -79,9 +79,12 @@ struct pool_stats {
 	uint64_t reclaims;           /* pages reclaimed */
 	uint64_t reclaim_ns;         /* time spent refaulting them */
 	uint64_t revoke_errors;
+	uint64_t pinned;             /* pin operations that succeeded */
+	uint64_t pin_failures;
 	uint64_t quarantined;        /* pages of dead sessions held back before reclaim */
 	uint64_t phys_changed;       /* pages back from reclaim at another address */
 	uint64_t lost;               /* pages the kernel did not give back */
+	uint64_t audits;
 	uint64_t audit_moved;        /* live pages found at another address by an audit */
 	uint64_t imports;
 	uint64_t exports;

@@ -98,3 +98,29 @@ int raw_pages(const char *path, struct raw_page **ret)
 	*ret = pages;
 	return n;
 }
+
+int64_t raw_stat(const char *path, const char *name)
+{
+	uint8_t buf[PROTO_MAX_MSG];
+	struct proto_list l = { .table = PROTO_TABLE_STATS };
+	struct proto_msg m;
+	int64_t v = -ENOENT;
+	int fd = raw_connect(path, 1);
+	size_t n;
+	ssize_t got;
+
+	if (fd < 0)
+		return fd;
+	n = proto_encode(buf, PROTO_LIST, 3, &l, sizeof(l));
+	got = raw_call(fd, buf, n, buf, sizeof(buf));
+	if (got > 0 && proto_decode(buf, (size_t)got, 0, &m) == 0 && m.hdr.type == PROTO_LIST_REPLY) {
+		for (uint32_t i = 0; i < m.body.list_reply.count; i++) {
+			struct proto_stat_item it;
+			memcpy(&it, m.items + (size_t)i * m.body.list_reply.item_size, sizeof(it));
+			if (!strncmp(it.name, name, sizeof(it.name)))
+				v = (int64_t)it.value;
+		}
+	}
+	close(fd);
+	return v;
+}

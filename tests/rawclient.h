@@ -27,4 +27,7 @@ struct raw_page {
 /* The pool's pages in physical order; *ret to free(). Count or -errno. */
 int raw_pages(const char *path, struct raw_page **ret);
 
+/* One counter of the daemon's STATS table, or -errno / -ENOENT. */
+int64_t raw_stat(const char *path, const char *name);
+
 #endif
