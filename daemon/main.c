@@ -26,6 +26,7 @@
 #include "config.h"
 #include "hugetlb.h"
 #include "log.h"
+#include "lowmem.h"
 #include "server.h"
 #include "settings.h"
 
@@ -393,6 +394,49 @@ static const char *human(uint64_t bytes, char *buf, size_t n)
 	return buf;
 }
 
+/* --low-pool SIZE@CEILING: find that much below the ceiling before the
+ * normal pool is faulted; say what it achieved, in how long, and why not. */
+static int dig_low_pool(struct backing_linux *bl, struct pool_config *cfg)
+{
+	uint64_t ps = arg.page_size;
+	struct lowmem_request rq = {
+		.page_size = ps,
+		.ceiling = arg.low_pool_ceiling,
+		.want = (uint32_t)((arg.low_pool_bytes + ps - 1) / ps),
+		.margin = arg.low_pool_margin,
+		.time_limit_ns = 120ull * 1000000000u,
+		.step = (uint32_t)((512ull << 20) / ps ? (512ull << 20) / ps : 1),
+	};
+	struct lowmem_report rep;
+	char a[32], b[32], c[32];
+	int r;
+
+	cfg->extra = calloc(rq.want, sizeof(*cfg->extra));
+	if (!cfg->extra)
+		return -ENOMEM;
+	log_info("low pool: looking for %u pages of %s below 0x%" PRIx64 "...", rq.want,
+		 human(ps, a, sizeof(a)), rq.ceiling);
+	r = lowmem_dig(bl, &rq, cfg->extra, &rep);
+	if (r < 0) {
+		fprintf(stderr, "contigd: low pool: %s\n", strerror(-r));
+		return r;
+	}
+	cfg->nextra = rep.got;
+	if (rep.got < rq.want)
+		log_warn("low pool: got %s of %s below 0x%" PRIx64 " in %" PRIu64 " ms (%u steps, "
+			 "%" PRIu64 " hugepages looked at, nr_hugepages up to %" PRIu64 "): %s",
+			 human((uint64_t)rep.got * ps, a, sizeof(a)),
+			 human(arg.low_pool_bytes, b, sizeof(b)), rq.ceiling, rep.ns / 1000000,
+			 rep.steps, rep.scanned, rep.peak_nr, rep.why);
+	else
+		log_info("low pool: %s below 0x%" PRIx64 " in %" PRIu64 " ms (%u steps, %" PRIu64
+			 " hugepages looked at, nr_hugepages up to %" PRIu64 ", MemAvailable down to %s)",
+			 human((uint64_t)rep.got * ps, a, sizeof(a)), rq.ceiling, rep.ns / 1000000,
+			 rep.steps, rep.scanned, rep.peak_nr,
+			 rep.mem_available ? human(rep.mem_available, c, sizeof(c)) : "-");
+	return 0;
+}
+
 /* Reserve the pool, or say in one line what is missing and what to change. */
 static int reserve_pool(struct backing_linux *bl)
 {
@@ -422,12 +466,19 @@ static int reserve_pool(struct backing_linux *bl)
 			ps >> 10, c.nr + (want - (uint64_t)avail));
 		return -ENOMEM;
 	}
-	r = backing_linux_open(bl, ps, arg_no_pin ? 0 : want);
+	uint32_t low_want = (uint32_t)((arg.low_pool_bytes + ps - 1) / ps);
+	r = backing_linux_open(bl, ps, arg_no_pin ? 0 : want + low_want);
 	if (r < 0) {
 		fprintf(stderr, "contigd: cannot open /proc/self/pagemap: %s\n", strerror(-r));
 		return r;
 	}
+	if (arg.low_pool_bytes) {
+		r = dig_low_pool(bl, &cfg);
+		if (r < 0)
+			return r;
+	}
 	r = pool_init(&srv.pool, &cfg, &backing_linux_ops, bl, &got);
+	free(cfg.extra);
 	if (r == -EPERM) {
 		fprintf(stderr, "contigd: /proc/self/pagemap gives no physical addresses: contigd "
 				"needs CAP_SYS_ADMIN\n");

@@ -28,7 +28,7 @@ uint64_t now_ns(void)
 
 struct fault_job {
 	struct pool *p;
-	uint32_t first, step;
+	uint32_t first, step, end;
 	int error;
 };
 
@@ -39,7 +39,7 @@ static void *fault_worker(void *arg)
 	struct fault_job *job = arg;
 	struct pool *p = job->p;
 
-	for (uint32_t id = job->first; id < p->npages; id += job->step) {
+	for (uint32_t id = job->first; id < job->end; id += job->step) {
 		int r = p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
 		if (r < 0) {
 			job->error = r;
@@ -49,7 +49,7 @@ static void *fault_worker(void *arg)
 	return NULL;
 }
 
-static int fault_all(struct pool *p, uint32_t threads, uint32_t *ret_got)
+static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t *ret_got)
 {
 	struct fault_job jobs[16];
 	pthread_t tids[16];
@@ -62,10 +62,10 @@ static int fault_all(struct pool *p, uint32_t threads, uint32_t *ret_got)
 	}
 	if (n > 16)
 		n = 16;
-	if (n > p->npages)
-		n = p->npages;
+	if (n > nfault)
+		n = nfault ? nfault : 1;
 	for (uint32_t k = 0; k < n; k++) {
-		jobs[k] = (struct fault_job){ .p = p, .first = k, .step = n };
+		jobs[k] = (struct fault_job){ .p = p, .first = k, .step = n, .end = nfault };
 		if (k > 0 && pthread_create(&tids[k], NULL, fault_worker, &jobs[k]) != 0) {
 			jobs[k].error = -EAGAIN;
 			fault_worker(&jobs[k]);
@@ -109,11 +109,12 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	int32_t *node = NULL;
 	int r;
 
-	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages, .ops = ops,
+	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra, .ops = ops,
 			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u };
 	*ret_got = 0;
-	if (!cfg->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u)
+	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
+	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
 		return -EINVAL;
 	p->pages = calloc(p->npages, sizeof(*p->pages));
 	p->slots = calloc(p->npages, sizeof(*p->slots));
@@ -131,7 +132,11 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	}
 	p->nfree_slots = p->npages;
 
-	r = fault_all(p, cfg->threads, ret_got);
+	for (uint32_t i = 0; i < cfg->nextra; i++) {
+		p->pages[cfg->npages + i] = cfg->extra[i];
+		cfg->extra[i] = (struct backing_page){ .fd = -1 };
+	}
+	r = fault_all(p, cfg->npages, cfg->threads, ret_got);
 	if (r < 0)
 		goto out;
 	for (uint32_t i = 0; i < p->npages; i++) {
