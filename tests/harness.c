@@ -78,7 +78,8 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 600; i++) {
+	/* Up to 3 minutes: a --low-pool start digs through ~20 GiB here. */
+	for (int i = 0; i < 3600; i++) {
 		if (socket_accepts(d->socket)) {
 			setenv("CONTIG_SOCKET", d->socket, 1);
 			return 0;
@@ -93,7 +94,7 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		}
 		sleep_ms(50);
 	}
-	fprintf(stderr, "contigd did not accept connections within 30 s\n");
+	fprintf(stderr, "contigd did not accept connections within 180 s\n");
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
 	return -1;
