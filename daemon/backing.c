@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 
 #define PM_PRESENT  (1ull << 63)
 #define PM_PFN_MASK ((1ull << 55) - 1)
@@ -162,10 +163,25 @@ static int linux_revoke(void *ctx, uint64_t page_size, struct backing_page *pg)
 	return r;
 }
 
+/* A thread-local policy (set_mempolicy(2)): hugetlb faults follow it. */
+static int linux_bind(void *ctx, int32_t node)
+{
+	unsigned long mask[PROTO_MAX_NODES / (8 * sizeof(unsigned long))] = { 0 };
+
+	(void)ctx;
+	if (node < 0)
+		return set_mempolicy(MPOL_DEFAULT, NULL, 0) < 0 ? -errno : 0;
+	if (node >= PROTO_MAX_NODES)
+		return -EINVAL;
+	mask[node / (8 * sizeof(unsigned long))] |= 1ul << (node % (8 * sizeof(unsigned long)));
+	return set_mempolicy(MPOL_BIND, mask, PROTO_MAX_NODES + 1) < 0 ? -errno : 0;
+}
+
 const struct backing_ops backing_linux_ops = {
 	.acquire = linux_acquire,
 	.revoke = linux_revoke,
 	.locate = linux_locate,
 	.pin = linux_pin,
 	.unpin = linux_unpin,
+	.bind = linux_bind,
 };

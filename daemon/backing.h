@@ -41,6 +41,9 @@ struct backing_ops {
 	 * clients); slot is the page id. unpin undoes it before a revoke. */
 	int (*pin)(void *ctx, uint32_t slot, const struct backing_page *pg, uint64_t page_size);
 	void (*unpin)(void *ctx, uint32_t slot);
+	/* Optional. Make the calling thread's next acquire take its page from
+	 * NUMA node (or from anywhere for -1). Returns 0 or -errno. */
+	int (*bind)(void *ctx, int32_t node);
 };
 
 /* The real thing: hugetlb memfds, /proc/self/pagemap, get_mempolicy.

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "proto.h"
 #include "server.h"
 
 #define CONFIG_LINE_MAX 4096 /* bytes of one line, without its "\n" or "\r\n" */
@@ -96,11 +97,40 @@ static int p_size(const struct key *k, struct settings *s, const char *v, char *
 	return 0;
 }
 
+/* "SIZE" (that much on every node with memory) or "node0:1G,node1:512M". */
 static int p_pool(const struct key *k, struct settings *s, const char *v, char *err)
 {
-	if (strchr(v, ':'))
-		return fail(err, "per-node pools are not supported yet: '%s'", v);
-	return p_size(k, s, v, err);
+	uint64_t per_node[PROTO_MAX_NODES] = { 0 };
+	char buf[256], *save = NULL;
+
+	if (!strchr(v, ':')) {
+		memset(s->node_pool, 0, sizeof(s->node_pool));
+		return p_size(k, s, v, err);
+	}
+	if (strlen(v) >= sizeof(buf))
+		return fail(err, "too long: '%s'", v);
+	strcpy(buf, v);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':'), *end;
+		unsigned long node;
+		uint64_t size;
+
+		if (!colon || strncmp(item, "node", 4))
+			return fail(err, "expected nodeN:SIZE[,nodeM:SIZE...]: '%s'", v);
+		*colon = 0;
+		errno = 0;
+		node = strtoul(item + 4, &end, 10);
+		if (errno || end == item + 4 || *end || node >= PROTO_MAX_NODES)
+			return fail(err, "node must be 0..%d: '%s'", PROTO_MAX_NODES - 1, item);
+		if (parse_size(colon + 1, &size) < 0 || !size)
+			return fail(err, "not a size: '%s'", colon + 1);
+		if (per_node[node])
+			return fail(err, "node%lu given twice", node);
+		per_node[node] = size;
+	}
+	memcpy(s->node_pool, per_node, sizeof(per_node));
+	s->pool_bytes = 0;
+	return 0;
 }
 
 /* The x86-64 hugepage sizes (Documentation/admin-guide/mm/hugetlbpage.rst). */
@@ -233,7 +263,7 @@ static int p_ids(const struct key *k, struct settings *s, const char *v, char *e
 /* name, parser, live (SIGHUP may change it), min, max, fields */
 static const struct key keys[] = {
 	{ "socket", p_string, false, 0, 0, { F(socket) } },
-	{ "pool", p_pool, false, 1, 0, { F(pool_bytes) } },
+	{ "pool", p_pool, false, 1, 0, { F(pool_bytes), F(node_pool) } },
 	{ "page-size", p_page_size, false, 0, 0, { F(page_size) } },
 	{ "low-pool", p_low_pool, false, 0, 0, { F(low_pool_bytes), F(low_pool_ceiling) } },
 	{ "low-pool-margin", p_size, false, 0, 0, { F(low_pool_margin) } },

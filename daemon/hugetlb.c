@@ -14,19 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static void path_of(char *buf, size_t n, uint64_t page_size, const char *file)
+/* node -1: the system-wide pool; else that node's share of it. */
+static void path_of(char *buf, size_t n, uint64_t page_size, int node, const char *file)
 {
-	snprintf(buf, n, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/%s", page_size >> 10,
-		 file);
+	if (node < 0)
+		snprintf(buf, n, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/%s",
+			 page_size >> 10, file);
+	else
+		snprintf(buf, n, "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64 "kB/%s",
+			 node, page_size >> 10, file);
 }
 
-static int read_u64(uint64_t page_size, const char *file, uint64_t *ret)
+static int read_u64(uint64_t page_size, int node, const char *file, uint64_t *ret)
 {
 	char path[128], buf[32];
 	ssize_t n;
 	int fd;
 
-	path_of(path, sizeof(path), page_size, file);
+	path_of(path, sizeof(path), page_size, node, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -39,26 +44,32 @@ static int read_u64(uint64_t page_size, const char *file, uint64_t *ret)
 	return 0;
 }
 
-int hugetlb_read(uint64_t page_size, struct hugetlb_counts *ret)
+int hugetlb_read_node(uint64_t page_size, int node, struct hugetlb_counts *ret)
 {
-	struct hugetlb_counts c;
+	struct hugetlb_counts c = { 0 };
 	int r;
 
-	if ((r = read_u64(page_size, "nr_hugepages", &c.nr)) < 0 ||
-	    (r = read_u64(page_size, "free_hugepages", &c.free)) < 0 ||
-	    (r = read_u64(page_size, "resv_hugepages", &c.resv)) < 0)
+	/* Per-node directories have no resv_hugepages: reservations are global. */
+	if ((r = read_u64(page_size, node, "nr_hugepages", &c.nr)) < 0 ||
+	    (r = read_u64(page_size, node, "free_hugepages", &c.free)) < 0 ||
+	    (node < 0 && (r = read_u64(page_size, node, "resv_hugepages", &c.resv)) < 0))
 		return r;
 	*ret = c;
 	return 0;
 }
 
-int64_t hugetlb_set_nr(uint64_t page_size, uint64_t nr)
+int hugetlb_read(uint64_t page_size, struct hugetlb_counts *ret)
+{
+	return hugetlb_read_node(page_size, -1, ret);
+}
+
+int64_t hugetlb_set_nr_node(uint64_t page_size, int node, uint64_t nr)
 {
 	char path[128], buf[32];
 	uint64_t now;
 	int fd, n, r;
 
-	path_of(path, sizeof(path), page_size, "nr_hugepages");
+	path_of(path, sizeof(path), page_size, node, "nr_hugepages");
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -67,15 +78,20 @@ int64_t hugetlb_set_nr(uint64_t page_size, uint64_t nr)
 	close(fd);
 	if (r < 0 && r != -ENOMEM)
 		return r;
-	r = read_u64(page_size, "nr_hugepages", &now);
+	r = read_u64(page_size, node, "nr_hugepages", &now);
 	return r < 0 ? r : (int64_t)now;
 }
 
-int64_t hugetlb_ensure_free(uint64_t page_size, uint64_t want, int may_raise)
+int64_t hugetlb_set_nr(uint64_t page_size, uint64_t nr)
+{
+	return hugetlb_set_nr_node(page_size, -1, nr);
+}
+
+int64_t hugetlb_ensure_free(uint64_t page_size, int node, uint64_t want, int may_raise)
 {
 	struct hugetlb_counts c;
 	uint64_t avail;
-	int r = hugetlb_read(page_size, &c);
+	int r = hugetlb_read_node(page_size, node, &c);
 
 	if (r < 0)
 		return r;
@@ -84,9 +100,9 @@ int64_t hugetlb_ensure_free(uint64_t page_size, uint64_t want, int may_raise)
 		return (int64_t)avail;
 	/* Another process may be raising it at the same time: raise by the
 	 * shortfall relative to what we read, then read back what we got. */
-	if (hugetlb_set_nr(page_size, c.nr + (want - avail)) < 0)
+	if (hugetlb_set_nr_node(page_size, node, c.nr + (want - avail)) < 0)
 		return (int64_t)avail;
-	if (hugetlb_read(page_size, &c) < 0)
+	if (hugetlb_read_node(page_size, node, &c) < 0)
 		return (int64_t)avail;
 	return (int64_t)(c.free > c.resv ? c.free - c.resv : 0);
 }

@@ -213,6 +213,7 @@ static void list_stats(struct session *s, struct page_out *o)
 	STAT(phys_changed);
 	STAT(lost);
 	STAT(audits);
+	STAT(wrong_node);
 	STAT(audit_moved);
 	STAT(imports);
 	STAT(exports);

@@ -26,7 +26,7 @@
 #include "config.h"
 #include "hugetlb.h"
 #include "log.h"
-#include "lowmem.h"
+#include "reserve.h"
 #include "server.h"
 #include "settings.h"
 
@@ -383,125 +383,6 @@ static int setup_sources(void)
 			on_reclaim);
 }
 
-static const char *human(uint64_t bytes, char *buf, size_t n)
-{
-	if (bytes >= (1ull << 30) && !(bytes & ((1ull << 30) - 1)))
-		snprintf(buf, n, "%" PRIu64 " GiB", bytes >> 30);
-	else if (bytes >= (1ull << 20))
-		snprintf(buf, n, "%" PRIu64 " MiB", bytes >> 20);
-	else
-		snprintf(buf, n, "%" PRIu64 " KiB", bytes >> 10);
-	return buf;
-}
-
-/* --low-pool SIZE@CEILING: find that much below the ceiling before the
- * normal pool is faulted; say what it achieved, in how long, and why not. */
-static int dig_low_pool(struct backing_linux *bl, struct pool_config *cfg)
-{
-	uint64_t ps = arg.page_size;
-	struct lowmem_request rq = {
-		.page_size = ps,
-		.ceiling = arg.low_pool_ceiling,
-		.want = (uint32_t)((arg.low_pool_bytes + ps - 1) / ps),
-		.margin = arg.low_pool_margin,
-		.time_limit_ns = 120ull * 1000000000u,
-		.step = (uint32_t)((512ull << 20) / ps ? (512ull << 20) / ps : 1),
-	};
-	struct lowmem_report rep;
-	char a[32], b[32], c[32];
-	int r;
-
-	cfg->extra = calloc(rq.want, sizeof(*cfg->extra));
-	if (!cfg->extra)
-		return -ENOMEM;
-	log_info("low pool: looking for %u pages of %s below 0x%" PRIx64 "...", rq.want,
-		 human(ps, a, sizeof(a)), rq.ceiling);
-	r = lowmem_dig(bl, &rq, cfg->extra, &rep);
-	if (r < 0) {
-		fprintf(stderr, "contigd: low pool: %s\n", strerror(-r));
-		return r;
-	}
-	cfg->nextra = rep.got;
-	if (rep.got < rq.want)
-		log_warn("low pool: got %s of %s below 0x%" PRIx64 " in %" PRIu64 " ms (%u steps, "
-			 "%" PRIu64 " hugepages looked at, nr_hugepages up to %" PRIu64 "): %s",
-			 human((uint64_t)rep.got * ps, a, sizeof(a)),
-			 human(arg.low_pool_bytes, b, sizeof(b)), rq.ceiling, rep.ns / 1000000,
-			 rep.steps, rep.scanned, rep.peak_nr, rep.why);
-	else
-		log_info("low pool: %s below 0x%" PRIx64 " in %" PRIu64 " ms (%u steps, %" PRIu64
-			 " hugepages looked at, nr_hugepages up to %" PRIu64 ", MemAvailable down to %s)",
-			 human((uint64_t)rep.got * ps, a, sizeof(a)), rq.ceiling, rep.ns / 1000000,
-			 rep.steps, rep.scanned, rep.peak_nr,
-			 rep.mem_available ? human(rep.mem_available, c, sizeof(c)) : "-");
-	return 0;
-}
-
-/* Reserve the pool, or say in one line what is missing and what to change. */
-static int reserve_pool(struct backing_linux *bl)
-{
-	uint64_t ps = arg.page_size;
-	uint32_t want = (uint32_t)((arg.pool_bytes + ps - 1) / ps), got = 0;
-	struct pool_config cfg = { .page_size = ps, .npages = want, .threads = arg.threads,
-				   .quarantine_ms = arg.quarantine_ms };
-	char a[32], b[32];
-	int64_t avail;
-	uint64_t t0 = now_ns();
-	int r;
-
-	avail = hugetlb_ensure_free(ps, want, arg.may_raise_hugepages);
-	if (avail < 0) {
-		fprintf(stderr, "contigd: cannot read the hugepage pool for %s pages: %s\n",
-			human(ps, a, sizeof(a)), strerror((int)-avail));
-		return -EIO;
-	}
-	if ((uint64_t)avail < want) {
-		struct hugetlb_counts c = { 0 };
-		hugetlb_read(ps, &c);
-		fprintf(stderr,
-			"contigd: cannot reserve the pool: got %" PRId64 " of %u hugepages of %s "
-			"(needed %s); raise /sys/kernel/mm/hugepages/hugepages-%" PRIu64
-			"kB/nr_hugepages to at least %" PRIu64 " or lower --pool\n",
-			avail, want, human(ps, a, sizeof(a)), human(arg.pool_bytes, b, sizeof(b)),
-			ps >> 10, c.nr + (want - (uint64_t)avail));
-		return -ENOMEM;
-	}
-	uint32_t low_want = (uint32_t)((arg.low_pool_bytes + ps - 1) / ps);
-	r = backing_linux_open(bl, ps, arg_no_pin ? 0 : want + low_want);
-	if (r < 0) {
-		fprintf(stderr, "contigd: cannot open /proc/self/pagemap: %s\n", strerror(-r));
-		return r;
-	}
-	if (arg.low_pool_bytes) {
-		r = dig_low_pool(bl, &cfg);
-		if (r < 0)
-			return r;
-	}
-	r = pool_init(&srv.pool, &cfg, &backing_linux_ops, bl, &got);
-	free(cfg.extra);
-	if (r == -EPERM) {
-		fprintf(stderr, "contigd: /proc/self/pagemap gives no physical addresses: contigd "
-				"needs CAP_SYS_ADMIN\n");
-		return r;
-	}
-	if (r < 0) {
-		fprintf(stderr,
-			"contigd: cannot reserve the pool: got %u of %u hugepages of %s (needed %s): "
-			"%s; another process took them meanwhile, or raise nr_hugepages\n",
-			got, want, human(ps, a, sizeof(a)), human(arg.pool_bytes, b, sizeof(b)),
-			strerror(-r));
-		return r;
-	}
-
-	struct proto_pool_info info;
-	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
-	log_info("pool: %u pages of %s (%s) pinned in %" PRIu64 " ms; %u runs, largest %s",
-		 want, human(ps, a, sizeof(a)), human(info.total_bytes, b, sizeof(b)),
-		 (now_ns() - t0) / 1000000, info.runs,
-		 human(info.largest_free_run, (char[32]){ 0 }, 32));
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct backing_linux bl = { .pagemap_fd = -1 };
@@ -528,7 +409,7 @@ int main(int argc, char **argv)
 		return 1;
 	srv.loop.turn_end = on_turn_end;
 
-	if (reserve_pool(&bl) < 0)
+	if (reserve_pool(&srv.pool, &bl, &arg, arg_no_pin) < 0)
 		goto out;
 	r = listen_socket();
 	if (r < 0)

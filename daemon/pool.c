@@ -40,12 +40,23 @@ static void *fault_worker(void *arg)
 	struct pool *p = job->p;
 
 	for (uint32_t id = job->first; id < job->end; id += job->step) {
-		int r = p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
+		int r;
+
+		if (p->want_node && p->ops->bind) {
+			r = p->ops->bind(p->ops_ctx, p->want_node[id]);
+			if (r < 0) {
+				job->error = r;
+				break;
+			}
+		}
+		r = p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
 		if (r < 0) {
 			job->error = r;
 			break;
 		}
 	}
+	if (p->want_node && p->ops->bind)
+		(void)p->ops->bind(p->ops_ctx, -1);
 	return NULL;
 }
 
@@ -132,6 +143,15 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	}
 	p->nfree_slots = p->npages;
 
+	if (cfg->want_node) {
+		p->want_node = calloc(p->npages, sizeof(*p->want_node));
+		if (!p->want_node) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < p->npages; i++)
+			p->want_node[i] = i < cfg->npages ? cfg->want_node[i] : -1;
+	}
 	for (uint32_t i = 0; i < cfg->nextra; i++) {
 		p->pages[cfg->npages + i] = cfg->extra[i];
 		cfg->extra[i] = (struct backing_page){ .fd = -1 };
@@ -139,6 +159,14 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	r = fault_all(p, cfg->npages, cfg->threads, ret_got);
 	if (r < 0)
 		goto out;
+	for (uint32_t i = 0; p->want_node && i < cfg->npages; i++) {
+		if (p->pages[i].node == p->want_node[i])
+			continue;
+		/* Counted where it is, not where it was asked for. */
+		p->stats.wrong_node++;
+		log_warn("page %u landed on node %d instead of node %d", i, p->pages[i].node,
+			 p->want_node[i]);
+	}
 	for (uint32_t i = 0; i < p->npages; i++) {
 		phys[i] = p->pages[i].phys;
 		node[i] = p->pages[i].node;
@@ -181,6 +209,8 @@ void pool_destroy(struct pool *p)
 	free(p->slots);
 	free(p->free_slots);
 	free(p->quarantine);
+	free(p->want_node);
+	p->want_node = NULL;
 	p->quarantine = NULL;
 	p->pages = NULL;
 	p->slots = NULL;
@@ -302,7 +332,7 @@ static void page_revoke(struct pool *p, uint32_t id)
 			 p->ext.pages[id].phys, strerror(-r));
 	}
 	extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-	reclaim_push(&p->reclaim, id);
+	reclaim_push(&p->reclaim, id, p->want_node ? p->want_node[id] : -1);
 }
 
 /* Revoke every page now (or after quarantine), then let the reclaim thread
@@ -456,7 +486,7 @@ uint32_t pool_retry_lost(struct pool *p)
 		if (p->ext.pages[id].state != EXTENT_LOST)
 			continue;
 		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-		reclaim_push(&p->reclaim, id);
+		reclaim_push(&p->reclaim, id, p->want_node ? p->want_node[id] : -1);
 		n++;
 	}
 	return n;

@@ -85,6 +85,7 @@ struct pool_stats {
 	uint64_t phys_changed;       /* pages back from reclaim at another address */
 	uint64_t lost;               /* pages the kernel did not give back */
 	uint64_t audits;
+	uint64_t wrong_node;         /* pages the kernel put on another node than asked */
 	uint64_t audit_moved;        /* live pages found at another address by an audit */
 	uint64_t imports;
 	uint64_t exports;
@@ -101,6 +102,8 @@ struct pool_config {
 	 * npages..npages+nextra-1 and are owned by it from pool_init on. */
 	struct backing_page *extra;
 	uint32_t nextra;
+	/* Node each of the npages pages is faulted on, or NULL: anywhere. */
+	const int32_t *want_node;
 };
 
 struct pool {
@@ -109,6 +112,7 @@ struct pool {
 	const struct backing_ops *ops;
 	void *ops_ctx;
 	struct backing_page *pages;  /* by page id */
+	int32_t *want_node;          /* by page id: its node when asked, else NULL */
 	struct extent_pool ext;
 	struct region **slots;       /* region by slot; npages slots suffice */
 	uint32_t *free_slots;

@@ -32,10 +32,13 @@ static void *reclaim_main(void *arg)
 		uint32_t id = rc->todo[rc->todo_head];
 		rc->todo_head = (rc->todo_head + 1) % rc->cap;
 		rc->todo_len--;
+		int32_t node = rc->node[id];
 		pthread_mutex_unlock(&rc->lock);
 
 		struct reclaim_done d = { .id = id, .page = { .fd = -1 } };
 		uint64_t t0 = mono_ns();
+		if (rc->ops->bind)
+			(void)rc->ops->bind(rc->ops_ctx, node);
 		d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
 		d.ns = mono_ns() - t0;
 
@@ -57,8 +60,9 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, const struct backing_ops *op
 	pthread_mutex_init(&rc->lock, NULL);
 	pthread_cond_init(&rc->wake, NULL);
 	rc->todo = calloc(cap, sizeof(*rc->todo));
+	rc->node = calloc(cap, sizeof(*rc->node));
 	rc->done = calloc(cap, sizeof(*rc->done));
-	if (!rc->todo || !rc->done)
+	if (!rc->todo || !rc->node || !rc->done)
 		return -ENOMEM;
 	rc->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rc->event_fd < 0)
@@ -89,7 +93,9 @@ void reclaim_stop(struct reclaim *rc)
 		close(rc->event_fd);
 	rc->event_fd = -1;
 	free(rc->todo);
+	free(rc->node);
 	free(rc->done);
+	rc->node = NULL;
 	rc->todo = NULL;
 	rc->done = NULL;
 	if (rc->cap) {
@@ -99,9 +105,10 @@ void reclaim_stop(struct reclaim *rc)
 	rc->cap = 0;
 }
 
-void reclaim_push(struct reclaim *rc, uint32_t id)
+void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node)
 {
 	pthread_mutex_lock(&rc->lock);
+	rc->node[id] = node;
 	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
 	rc->todo_len++;
 	rc->in_flight++;

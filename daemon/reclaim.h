@@ -34,6 +34,7 @@ struct reclaim {
 	int event_fd;                /* readable when results wait */
 	uint32_t cap;
 	uint32_t *todo;              /* ring of page ids */
+	int32_t *node;               /* by page id: the node its page should come from */
 	uint32_t todo_head, todo_len;
 	struct reclaim_done *done;   /* ring of results */
 	uint32_t done_head, done_len;
@@ -47,7 +48,8 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, const struct backing_ops *op
 		  uint64_t page_size);
 /* Stops the thread; results not popped are handed back through drop(). */
 void reclaim_stop(struct reclaim *rc);
-void reclaim_push(struct reclaim *rc, uint32_t id);
+/* Reclaim page id, from node (or any node for -1). */
+void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node);
 /* Pop one result; returns false when there is none. Clears the eventfd
  * when the queue runs empty. */
 bool reclaim_pop(struct reclaim *rc, struct reclaim_done *ret);

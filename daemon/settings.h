@@ -17,7 +17,8 @@
 
 struct settings {
 	char socket[108];
-	uint64_t pool_bytes;
+	uint64_t pool_bytes;         /* on every node with memory; 0 when node_pool says */
+	uint64_t node_pool[PROTO_MAX_NODES]; /* --pool node0:1G,node1:512M */
 	uint64_t page_size;
 	uint64_t low_pool_bytes;     /* --low-pool SIZE@CEILING; 0 = none */
 	uint64_t low_pool_ceiling;

@@ -290,8 +290,13 @@ static const struct {
 	{ "pool", "0", "must be greater than 0" },
 	{ "pool", "-1G", "not a size: '-1G'" },
 	{ "pool", "99999999999T", "too large: '99999999999T'" },
-	{ "pool", "node0:1G,node1:512M",
-	  "per-node pools are not supported yet: 'node0:1G,node1:512M'" },
+	{ "pool", "node0:1G,node1", "expected nodeN:SIZE[,nodeM:SIZE...]: 'node0:1G,node1'" },
+	{ "pool", "node64:1G", "node must be 0..63: 'node64'" },
+	{ "pool", "nodex:1G", "node must be 0..63: 'nodex'" },
+	{ "pool", "node0:1Q", "not a size: '1Q'" },
+	{ "pool", "node0:0", "not a size: '0'" },
+	{ "pool", "node1:1G,node1:2G", "node1 given twice" },
+	{ "pool", "n0:1G", "expected nodeN:SIZE[,nodeM:SIZE...]: 'n0:1G'" },
 	{ "page-size", "4K", "must be 2M or 1G: '4K'" },
 	{ "page-size", "16M", "must be 2M or 1G: '16M'" },
 	{ "page-size", "huge", "must be 2M or 1G: 'huge'" },
@@ -407,7 +412,13 @@ static void test_apply(void **state)
 	settings_default(&s);
 	assert_int_equal(config_apply(&s, "pol", "1G", err, sizeof(err)), -ENOENT);
 	assert_string_equal(err, "unknown key 'pol'");
+	assert_int_equal(config_apply(&s, "pool", "node0:1G,node3:512M", err, sizeof(err)), 0);
+	assert_int_equal(s.node_pool[0], 1ull << 30);
+	assert_int_equal(s.node_pool[3], 512ull << 20);
+	assert_int_equal(s.node_pool[1], 0);
+	assert_int_equal(s.pool_bytes, 0);
 	assert_int_equal(config_apply(&s, "pool", "1G", err, sizeof(err)), 0);
+	assert_int_equal(s.node_pool[0], 0);
 	assert_int_equal(s.pool_bytes, GiB);
 	assert_int_equal(config_apply(&s, "log-level", "debug", err, sizeof(err)), 0);
 	assert_int_equal(s.log_level, 7);
