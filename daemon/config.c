@@ -268,6 +268,7 @@ static const struct key keys[] = {
 	{ "low-pool", p_low_pool, false, 0, 0, { F(low_pool_bytes), F(low_pool_ceiling) } },
 	{ "low-pool-margin", p_size, false, 0, 0, { F(low_pool_margin) } },
 	{ "threads", p_uint, false, 0, 64, { F(threads) } },
+	{ "oversample", p_uint, false, 0, 8, { F(oversample) } },
 	{ "raise-hugepages", p_bool, false, 0, 0, { F(may_raise_hugepages) } },
 	{ "socket-group", p_string, false, 0, 0, { F(socket_group) } },
 	{ "log-level", p_log_level, true, 0, 0, { F(log_level) } },

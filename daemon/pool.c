@@ -88,12 +88,77 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 	for (uint32_t k = 0; k < n; k++)
 		if (jobs[k].error && jobs[k].error != -EAGAIN)
 			r = jobs[k].error;
-	for (uint32_t id = 0; id < p->npages; id++)
+	for (uint32_t id = 0; id < nfault; id++)
 		got += p->pages[id].fd >= 0;
 	*ret_got = got;
-	if (r == 0 && got < p->npages)
-		r = -ENOMEM;
 	return r;
+}
+
+static int cmp_phys(const void *a, const void *b, void *arg)
+{
+	const struct backing_page *pages = arg;
+	uint64_t x = pages[*(const uint32_t *)a].phys, y = pages[*(const uint32_t *)b].phys;
+
+	return x < y ? -1 : x > y;
+}
+
+struct run_span {
+	uint32_t first, len; /* into the sorted index array */
+};
+
+static int cmp_len_desc(const void *a, const void *b)
+{
+	const struct run_span *x = a, *y = b;
+
+	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
+}
+
+/*
+ * Of the n faulted candidates keep want, choosing whole physically
+ * contiguous runs, longest first, and drop the rest back to the kernel. The
+ * kept pages are moved to ids 0..want-1. Returns 0 or -ENOMEM.
+ */
+static int keep_longest_runs(struct pool *p, uint32_t n, uint32_t want)
+{
+	uint32_t *idx = calloc(n, sizeof(*idx)), nruns = 0, kept = 0;
+	struct run_span *runs = calloc(n, sizeof(*runs));
+	struct backing_page *sel = calloc(want, sizeof(*sel));
+	uint64_t ps = p->page_size;
+
+	if (!idx || !runs || !sel) {
+		free(idx);
+		free(runs);
+		free(sel);
+		return -ENOMEM;
+	}
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (p->pages[i].fd >= 0)
+			idx[m++] = i;
+	qsort_r(idx, m, sizeof(*idx), cmp_phys, p->pages);
+	for (uint32_t k = 0; k < m; k++) {
+		const struct backing_page *a = &p->pages[idx[k]];
+		if (k && a->phys == p->pages[idx[k - 1]].phys + ps &&
+		    a->node == p->pages[idx[k - 1]].node)
+			runs[nruns - 1].len++;
+		else
+			runs[nruns++] = (struct run_span){ k, 1 };
+	}
+	qsort(runs, nruns, sizeof(*runs), cmp_len_desc);
+	/* Longest runs first; the last one needed may be cut. */
+	for (uint32_t r = 0; r < nruns && kept < want; r++)
+		for (uint32_t k = 0; k < runs[r].len && kept < want; k++) {
+			uint32_t id = idx[runs[r].first + k];
+			sel[kept++] = p->pages[id];
+			p->pages[id] = (struct backing_page){ .fd = -1 };
+		}
+	for (uint32_t i = 0; i < n; i++)
+		backing_page_drop(&p->pages[i], ps);
+	memcpy(p->pages, sel, kept * sizeof(*sel));
+	free(idx);
+	free(runs);
+	free(sel);
+	return kept == want ? 0 : -ENOMEM;
 }
 
 /* Pin a page against migration; a failure is counted and logged once, the
@@ -120,14 +185,20 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	int32_t *node = NULL;
 	int r;
 
+	/* Candidates beyond the pool, to keep the longest runs of (single-node
+	 * pools only: a node-bound pool keeps what each node gave). */
+	uint32_t over = cfg->want_node ? 0 : cfg->oversample;
+	uint32_t cap = cfg->npages + over + cfg->nextra;
+
 	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra, .ops = ops,
 			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
-			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u };
+			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
+			    .pages_cap = cap };
 	*ret_got = 0;
 	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
 	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
 		return -EINVAL;
-	p->pages = calloc(p->npages, sizeof(*p->pages));
+	p->pages = calloc(cap, sizeof(*p->pages));
 	p->slots = calloc(p->npages, sizeof(*p->slots));
 	p->free_slots = calloc(p->npages, sizeof(*p->free_slots));
 	p->quarantine = calloc(p->npages, sizeof(*p->quarantine));
@@ -137,10 +208,10 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		r = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < p->npages; i++) {
+	for (uint32_t i = 0; i < cap; i++)
 		p->pages[i].fd = -1;
+	for (uint32_t i = 0; i < p->npages; i++)
 		p->free_slots[i] = p->npages - 1 - i;
-	}
 	p->nfree_slots = p->npages;
 
 	if (cfg->want_node) {
@@ -152,13 +223,24 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		for (uint32_t i = 0; i < p->npages; i++)
 			p->want_node[i] = i < cfg->npages ? cfg->want_node[i] : -1;
 	}
+	r = fault_all(p, cfg->npages + over, cfg->threads, ret_got);
+	if (*ret_got < cfg->npages) {
+		if (r == 0)
+			r = -ENOMEM;
+		goto out;
+	}
+	if (over) {
+		/* Extra candidates are a bonus: a shortage of them is no error. */
+		r = keep_longest_runs(p, cfg->npages + over, cfg->npages);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+	*ret_got = cfg->npages;
 	for (uint32_t i = 0; i < cfg->nextra; i++) {
 		p->pages[cfg->npages + i] = cfg->extra[i];
 		cfg->extra[i] = (struct backing_page){ .fd = -1 };
 	}
-	r = fault_all(p, cfg->npages, cfg->threads, ret_got);
-	if (r < 0)
-		goto out;
 	for (uint32_t i = 0; p->want_node && i < cfg->npages; i++) {
 		if (p->pages[i].node == p->want_node[i])
 			continue;
@@ -202,7 +284,7 @@ void pool_destroy(struct pool *p)
 	}
 	/* Not revoked: clients that still map pages keep them (daemon restart),
 	 * the rest go back to the kernel when the fds close. */
-	for (uint32_t i = 0; p->pages && i < p->npages; i++)
+	for (uint32_t i = 0; p->pages && i < p->pages_cap; i++)
 		backing_page_drop(&p->pages[i], p->page_size);
 	extent_pool_destroy(&p->ext);
 	free(p->pages);

@@ -102,6 +102,9 @@ struct pool_config {
 	 * npages..npages+nextra-1 and are owned by it from pool_init on. */
 	struct backing_page *extra;
 	uint32_t nextra;
+	/* Fault this many more candidate pages and keep the npages that form
+	 * the longest physically contiguous runs (0: keep what comes). */
+	uint32_t oversample;
 	/* Node each of the npages pages is faulted on, or NULL: anywhere. */
 	const int32_t *want_node;
 };
@@ -111,7 +114,8 @@ struct pool {
 	uint32_t npages;
 	const struct backing_ops *ops;
 	void *ops_ctx;
-	struct backing_page *pages;  /* by page id */
+	struct backing_page *pages;  /* by page id; pages_cap entries, npages in use */
+	uint32_t pages_cap;
 	int32_t *want_node;          /* by page id: its node when asked, else NULL */
 	struct extent_pool ext;
 	struct region **slots;       /* region by slot; npages slots suffice */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hugetlb.h"
 #include "log.h"
@@ -173,6 +174,21 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 	if (r < 0)
 		return r;
 	cfg.npages = pl.total;
+	if (!pl.bind && arg->oversample) {
+		/* Free hugepages beyond our need are candidates: fault them too
+		 * and keep the longest runs (DPDK legacy mode sorts all of
+		 * them too). Bounded by the fds they cost while we look. */
+		struct hugetlb_counts c;
+		struct rlimit rl;
+		uint64_t spare = 0;
+		if (hugetlb_read(ps, &c) == 0 && c.free > c.resv + pl.total)
+			spare = c.free - c.resv - pl.total;
+		if (spare > (uint64_t)pl.total * arg->oversample)
+			spare = (uint64_t)pl.total * arg->oversample;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && spare + pl.total * 2 > rl.rlim_cur / 2)
+			spare = rl.rlim_cur / 2 > pl.total * 2 ? rl.rlim_cur / 2 - pl.total * 2 : 0;
+		cfg.oversample = (uint32_t)spare;
+	}
 	if (pl.bind) {
 		want_node = calloc(pl.total, sizeof(*want_node));
 		if (!want_node)

@@ -19,6 +19,7 @@ void settings_default(struct settings *s)
 	s->low_pool_margin = 1ull << 30;
 	s->audit_interval_s = 10;
 	s->quarantine_ms = 1000;
+	s->oversample = 1;
 	s->log_level = 6; /* LOG_INFO */
 	s->may_raise_hugepages = true;
 	limits_default(&s->limits);
