@@ -258,7 +258,9 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	r = extent_pool_init(&p->ext, p->page_size, p->npages, phys, node);
 	if (r < 0)
 		goto out;
-	r = reclaim_start(&p->reclaim, p->npages, ops, ops_ctx, p->page_size);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	r = reclaim_start(&p->reclaim, p->npages, cfg->reclaim_threads ? cfg->reclaim_threads
+				     : (uint32_t)(cpus > 0 ? cpus : 1), ops, ops_ctx, p->page_size);
 out:
 	free(phys);
 	free(node);

@@ -98,6 +98,7 @@ struct pool_config {
 	uint32_t npages;
 	uint32_t threads;            /* for the start-up fault-in; 0 = one per CPU */
 	uint32_t quarantine_ms;
+	uint32_t reclaim_threads;    /* 0 = one per CPU */
 	/* Pages acquired beforehand (the low pool): they join the pool as ids
 	 * npages..npages+nextra-1 and are owned by it from pool_init on. */
 	struct backing_page *extra;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reclaim.h - the reclaim thread: turns revoked page ids back into fresh,
+ * reclaim.h - the reclaim threads: turn revoked page ids back into fresh,
  * kernel-zeroed, located pages off the loop thread (a refault of a 2 MiB page
  * costs ~190 us here, mostly the kernel zeroing it).
  *
@@ -25,9 +25,11 @@ struct reclaim_done {
 	struct backing_page page;
 };
 
+#define RECLAIM_MAX_THREADS 8
+
 struct reclaim {
-	pthread_t thread;
-	bool running;
+	pthread_t threads[RECLAIM_MAX_THREADS];
+	uint32_t nthreads;           /* running */
 	bool stop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -44,8 +46,10 @@ struct reclaim {
 	uint64_t page_size;
 };
 
-int reclaim_start(struct reclaim *rc, uint32_t cap, const struct backing_ops *ops, void *ops_ctx,
-		  uint64_t page_size);
+/* nthreads workers (the kernel's zeroing of refaulted pages is what costs,
+ * so one per core makes reclaim that much faster). */
+int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
+		  const struct backing_ops *ops, void *ops_ctx, uint64_t page_size);
 /* Stops the thread; results not popped are handed back through drop(). */
 void reclaim_stop(struct reclaim *rc);
 /* Reclaim page id, from node (or any node for -1). */
