@@ -21,6 +21,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "log.h"
 #include "proto.h"
@@ -177,6 +180,31 @@ static int linux_bind(void *ctx, int32_t node)
 	return set_mempolicy(MPOL_BIND, mask, PROTO_MAX_NODES + 1) < 0 ? -errno : 0;
 }
 
+void zero_nt(void *p, uint64_t n)
+{
+#if defined(__x86_64__)
+	__m128i z = _mm_setzero_si128();
+	for (__m128i *q = p, *end = (__m128i *)((char *)p + n); q < end; q += 4) {
+		_mm_stream_si128(q, z);
+		_mm_stream_si128(q + 1, z);
+		_mm_stream_si128(q + 2, z);
+		_mm_stream_si128(q + 3, z);
+	}
+	_mm_sfence(); /* the stores are weakly ordered: fence before anyone reuses it */
+#else
+	memset(p, 0, n);
+#endif
+}
+
+static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
+{
+	(void)ctx;
+	if (!pg->map)
+		return -EBADF;
+	zero_nt(pg->map, page_size);
+	return 0;
+}
+
 const struct backing_ops backing_linux_ops = {
 	.acquire = linux_acquire,
 	.revoke = linux_revoke,
@@ -184,4 +212,5 @@ const struct backing_ops backing_linux_ops = {
 	.pin = linux_pin,
 	.unpin = linux_unpin,
 	.bind = linux_bind,
+	.zero = linux_zero,
 };

@@ -44,7 +44,15 @@ struct backing_ops {
 	/* Optional. Make the calling thread's next acquire take its page from
 	 * NUMA node (or from anywhere for -1). Returns 0 or -errno. */
 	int (*bind)(void *ctx, int32_t node);
+	/* Optional. Zero the page in place through the daemon's mapping
+	 * (trusted mode: no revocation). Thread-safe. */
+	int (*zero)(void *ctx, struct backing_page *pg, uint64_t page_size);
 };
+
+/* Zero n bytes (a multiple of 64, 16-byte aligned) with non-temporal stores:
+ * the zeroes go to memory without evicting the cache (about 4x the kernel's
+ * refault zeroing here). */
+void zero_nt(void *p, uint64_t n);
 
 /* The real thing: hugetlb memfds, /proc/self/pagemap, get_mempolicy.
  * backing_linux_open opens pagemap once (needs CAP_SYS_ADMIN for PFNs). */

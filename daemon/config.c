@@ -270,6 +270,7 @@ static const struct key keys[] = {
 	{ "threads", p_uint, false, 0, 64, { F(threads) } },
 	{ "oversample", p_uint, false, 0, 8, { F(oversample) } },
 	{ "raise-hugepages", p_bool, false, 0, 0, { F(may_raise_hugepages) } },
+	{ "zero-in-place", p_bool, false, 0, 0, { F(zero_in_place) } },
 	{ "socket-group", p_string, false, 0, 0, { F(socket_group) } },
 	{ "log-level", p_log_level, true, 0, 0, { F(log_level) } },
 	{ "audit-interval", p_uint, true, 0, 86400, { F(audit_interval_s) } },

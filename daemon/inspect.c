@@ -205,6 +205,7 @@ static void list_stats(struct session *s, struct page_out *o)
 	STAT(waits);
 	STAT(bytes_served);
 	STAT(reclaims);
+	STAT(zeroed_in_place);
 	STAT(reclaim_ns);
 	STAT(revoke_errors);
 	STAT(quarantined);

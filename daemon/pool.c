@@ -193,7 +193,7 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra, .ops = ops,
 			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
-			    .pages_cap = cap };
+			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place };
 	*ret_got = 0;
 	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
 	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
@@ -404,6 +404,14 @@ static void page_revoke(struct pool *p, uint32_t id)
 {
 	int r;
 
+	/* Trusted mode: the page keeps its file and frame; former holders
+	 * that kept a mapping could see the next owner's data. */
+	if (p->zero_in_place && p->ops->zero) {
+		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
+		reclaim_push_zero(&p->reclaim, id, &p->pages[id]);
+		return;
+	}
+
 	/* Unpinned first, or the punched page could not go back to the
 	 * kernel's free list (and so not come back to us on refault). */
 	if (p->ops->unpin)
@@ -532,7 +540,11 @@ uint32_t pool_reclaim_collect(struct pool *p)
 
 		if (d.error < 0) {
 			/* The kernel had no page for us (someone took it between
-			 * punch and refault): retried by pool_retry_lost. */
+			 * punch and refault): retried by pool_retry_lost. A page
+			 * that failed to zero in place is revoked instead. */
+			if (d.page.fd >= 0)
+				(void)p->ops->revoke(p->ops_ctx, p->page_size, &d.page);
+			p->pages[d.id] = (struct backing_page){ .fd = -1 };
 			extent_set_state(&p->ext, d.id, EXTENT_LOST);
 			p->stats.lost++;
 			log_warn("reclaim of page %u failed: %s; pool is %u pages short", d.id,
@@ -552,8 +564,12 @@ uint32_t pool_reclaim_collect(struct pool *p)
 			log_debug("page %u came back at 0x%" PRIx64 " (was 0x%" PRIx64 ")", d.id,
 				  d.page.phys, old);
 		}
+		bool same = d.page.fd == p->pages[d.id].fd; /* zeroed in place: still pinned */
 		p->pages[d.id] = d.page;
-		page_pin(p, d.id);
+		if (!same)
+			page_pin(p, d.id);
+		else
+			p->stats.zeroed_in_place++;
 		extent_set_state(&p->ext, d.id, EXTENT_FREE);
 		p->stats.reclaims++;
 		p->stats.reclaim_ns += d.ns;

@@ -77,6 +77,7 @@ struct pool_stats {
 	uint64_t waits;              /* allocations that waited for reclaim */
 	uint64_t bytes_served;
 	uint64_t reclaims;           /* pages reclaimed */
+	uint64_t zeroed_in_place;    /* of which zeroed in place (trusted mode) */
 	uint64_t reclaim_ns;         /* time spent refaulting them */
 	uint64_t revoke_errors;
 	uint64_t pinned;             /* pin operations that succeeded */
@@ -99,6 +100,7 @@ struct pool_config {
 	uint32_t threads;            /* for the start-up fault-in; 0 = one per CPU */
 	uint32_t quarantine_ms;
 	uint32_t reclaim_threads;    /* 0 = one per CPU */
+	bool zero_in_place;          /* trusted hosts: zero freed pages, do not revoke */
 	/* Pages acquired beforehand (the low pool): they join the pool as ids
 	 * npages..npages+nextra-1 and are owned by it from pool_init on. */
 	struct backing_page *extra;
@@ -126,6 +128,7 @@ struct pool {
 	uint64_t next_seq;
 	struct reclaim reclaim;
 	uint64_t quarantine_ns;      /* how long a dead session's pages wait */
+	bool zero_in_place;
 	struct quarantine_entry {
 		uint32_t id;
 		uint64_t deadline;

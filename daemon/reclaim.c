@@ -33,13 +33,20 @@ static void *reclaim_main(void *arg)
 		rc->todo_head = (rc->todo_head + 1) % rc->cap;
 		rc->todo_len--;
 		int32_t node = rc->node[id];
+		struct backing_page keep = rc->keep[id];
+		rc->keep[id].fd = -1;
 		pthread_mutex_unlock(&rc->lock);
 
 		struct reclaim_done d = { .id = id, .page = { .fd = -1 } };
 		uint64_t t0 = mono_ns();
-		if (rc->ops->bind)
-			(void)rc->ops->bind(rc->ops_ctx, node);
-		d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
+		if (keep.fd >= 0) {
+			d.error = rc->ops->zero(rc->ops_ctx, &keep, rc->page_size);
+			d.page = keep;
+		} else {
+			if (rc->ops->bind)
+				(void)rc->ops->bind(rc->ops_ctx, node);
+			d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
+		}
 		d.ns = mono_ns() - t0;
 
 		pthread_mutex_lock(&rc->lock);
@@ -61,9 +68,12 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
 	pthread_cond_init(&rc->wake, NULL);
 	rc->todo = calloc(cap, sizeof(*rc->todo));
 	rc->node = calloc(cap, sizeof(*rc->node));
+	rc->keep = calloc(cap, sizeof(*rc->keep));
 	rc->done = calloc(cap, sizeof(*rc->done));
-	if (!rc->todo || !rc->node || !rc->done)
+	if (!rc->todo || !rc->node || !rc->keep || !rc->done)
 		return -ENOMEM;
+	for (uint32_t i = 0; i < cap; i++)
+		rc->keep[i].fd = -1;
 	rc->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rc->event_fd < 0)
 		return -errno;
@@ -101,8 +111,10 @@ void reclaim_stop(struct reclaim *rc)
 	rc->event_fd = -1;
 	free(rc->todo);
 	free(rc->node);
+	free(rc->keep);
 	free(rc->done);
 	rc->node = NULL;
+	rc->keep = NULL;
 	rc->todo = NULL;
 	rc->done = NULL;
 	if (rc->cap) {
@@ -112,10 +124,22 @@ void reclaim_stop(struct reclaim *rc)
 	rc->cap = 0;
 }
 
+void reclaim_push_zero(struct reclaim *rc, uint32_t id, const struct backing_page *pg)
+{
+	pthread_mutex_lock(&rc->lock);
+	rc->keep[id] = *pg;
+	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
+	rc->todo_len++;
+	rc->in_flight++;
+	pthread_cond_signal(&rc->wake);
+	pthread_mutex_unlock(&rc->lock);
+}
+
 void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node)
 {
 	pthread_mutex_lock(&rc->lock);
 	rc->node[id] = node;
+	rc->keep[id].fd = -1;
 	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
 	rc->todo_len++;
 	rc->in_flight++;

@@ -37,6 +37,7 @@ struct reclaim {
 	uint32_t cap;
 	uint32_t *todo;              /* ring of page ids */
 	int32_t *node;               /* by page id: the node its page should come from */
+	struct backing_page *keep;   /* by page id: the page to zero in place, when fd >= 0 */
 	uint32_t todo_head, todo_len;
 	struct reclaim_done *done;   /* ring of results */
 	uint32_t done_head, done_len;
@@ -54,6 +55,9 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
 void reclaim_stop(struct reclaim *rc);
 /* Reclaim page id, from node (or any node for -1). */
 void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node);
+/* Zero page id in place instead (trusted mode); pg is borrowed until its
+ * result is popped, and comes back as the result's page. */
+void reclaim_push_zero(struct reclaim *rc, uint32_t id, const struct backing_page *pg);
 /* Pop one result; returns false when there is none. Clears the eventfd
  * when the queue runs empty. */
 bool reclaim_pop(struct reclaim *rc, struct reclaim_done *ret);

@@ -160,7 +160,8 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 {
 	uint64_t ps = arg->page_size, t0 = now_ns();
 	struct pool_config cfg = { .page_size = ps, .threads = arg->threads,
-				   .quarantine_ms = arg->quarantine_ms };
+				   .quarantine_ms = arg->quarantine_ms,
+				   .zero_in_place = arg->zero_in_place };
 	int32_t *want_node = NULL;
 	struct plan pl;
 	uint32_t got = 0, low_want;

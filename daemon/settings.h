@@ -29,6 +29,7 @@ struct settings {
 	uint32_t quarantine_ms;      /* delay before reclaiming a dead session's regions */
 	int log_level;
 	bool may_raise_hugepages;    /* raise nr_hugepages when short */
+	bool zero_in_place;          /* trusted clients: zero freed pages in place, no revoke */
 	struct limits limits;
 	struct access access;
 	char socket_group[64];       /* group that owns the socket; "" = none */
