@@ -16,15 +16,18 @@
 #include "contig.h"
 #include "internal.h"
 
-struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .sock = -1 };
+struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = PTHREAD_MUTEX_INITIALIZER,
+			.sock = -1 };
 
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&lc.lock);
+	pthread_mutex_lock(&lc.table);
 }
 
 static void atfork_parent(void)
 {
+	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
 }
 
@@ -37,6 +40,7 @@ static void atfork_child(void)
 	lc.sock = -1;
 	lc.session_gen++;
 	regions_clear();
+	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
 }
 
@@ -56,7 +60,7 @@ static void *fail_null(int r)
  * retried once on a fresh session (the dead daemon's state died with it). */
 static void *region_request(uint16_t type, const void *body, size_t len, void *fixed_va)
 {
-	struct lc_region reg;
+	struct lc_region reg = { 0 };
 	int saved = errno, r = 0;
 
 	pthread_mutex_lock(&lc.lock);
@@ -71,7 +75,12 @@ static void *region_request(uint16_t type, const void *body, size_t len, void *f
 		if (r != -ECONNRESET)
 			break;
 	}
-	if (r == 0 && (r = regions_insert(&reg)) < 0) {
+	if (r == 0) {
+		pthread_mutex_lock(&lc.table);
+		r = regions_insert(&reg);
+		pthread_mutex_unlock(&lc.table);
+	}
+	if (r < 0 && reg.base) {
 		munmap((void *)reg.base, reg.mapped);
 		struct proto_free f = { .region_id = reg.id };
 		struct proto_msg rep;
@@ -147,17 +156,19 @@ LC_EXPORT void contig_free(void *base)
 
 	if (!base)
 		return;
-	pthread_mutex_lock(&lc.lock);
+	pthread_mutex_lock(&lc.table);
 	r = regions_find((uintptr_t)base);
 	if (!r || r->base != (uintptr_t)base) {
-		pthread_mutex_unlock(&lc.lock);
+		pthread_mutex_unlock(&lc.table);
 		return;
 	}
 	reg = *r;
 	regions_remove(r);
+	pthread_mutex_unlock(&lc.table);
 	munmap((void *)reg.base, reg.mapped);
 	/* Wait for the answer: when contig_free returns, the pages have been
 	 * revoked from every mapping (unless another holder keeps them). */
+	pthread_mutex_lock(&lc.lock);
 	if (reg.session_gen == lc.session_gen && lc.sock >= 0) {
 		struct proto_free f = { .region_id = reg.id };
 		struct proto_msg rep;
@@ -214,13 +225,16 @@ LC_EXPORT int contig_export(const void *base, struct contig_handle *ret_handle)
 		return -1;
 	}
 	pthread_mutex_lock(&lc.lock);
+	pthread_mutex_lock(&lc.table);
 	reg = regions_find((uintptr_t)base);
-	if (!reg || reg->base != (uintptr_t)base)
+	struct lc_region copy = reg ? *reg : (struct lc_region){ 0 };
+	pthread_mutex_unlock(&lc.table);
+	if (!reg || copy.base != (uintptr_t)base)
 		r = -ENOENT;
-	else if (reg->session_gen != lc.session_gen || lc.sock < 0)
+	else if (copy.session_gen != lc.session_gen || lc.sock < 0)
 		r = -ECONNRESET; /* its daemon is gone: nothing to share it through */
 	else {
-		struct proto_export e = { .region_id = reg->id };
+		struct proto_export e = { .region_id = copy.id };
 		r = link_call(PROTO_EXPORT, &e, sizeof(e), PROTO_HANDLE, &rep);
 	}
 	pthread_mutex_unlock(&lc.lock);
@@ -278,14 +292,14 @@ LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&lc.lock);
+	pthread_mutex_lock(&lc.table);
 	reg = regions_find((uintptr_t)va);
 	if (reg)
 		*ret = (struct contig_region_info){
 			.base = (void *)reg->base, .nbytes = reg->nbytes, .mapped_bytes = reg->mapped,
 			.page_size = reg->page_size, .phys = reg->phys, .node = reg->node,
 		};
-	pthread_mutex_unlock(&lc.lock);
+	pthread_mutex_unlock(&lc.table);
 	if (!reg) {
 		errno = ENOENT;
 		return -1;

@@ -4,8 +4,10 @@
  * files: link.c (the session with contigd), regions.c (the table of live
  * regions and the physical-address fast path), contig.c (the public API).
  *
- * One lock guards the session and the table; contig_phys_addr's fast path
- * takes no lock (a per-thread cache validated by a generation counter).
+ * Two locks, always taken in this order: lock guards the session (one
+ * request at a time, possibly waiting long for the daemon), table guards the
+ * regions, so a lookup never waits for the daemon; contig_phys_addr's fast
+ * path takes neither (a per-thread cache validated by a generation counter).
  */
 #ifndef LIBCONTIG_INTERNAL_H
 #define LIBCONTIG_INTERNAL_H
@@ -32,6 +34,7 @@ struct lc_region {
 
 struct lc_state {
 	pthread_mutex_t lock;
+	pthread_mutex_t table;
 	int sock;             /* -1: not connected */
 	uint64_t session_gen; /* bumped on every connect */
 	uint64_t page_size;   /* from HELLO_REPLY */
@@ -56,7 +59,7 @@ int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
  * or anywhere. Fills *ret; on failure nothing stays mapped. */
 int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret);
 
-/* regions.c: called with lc.lock held, except lc_phys_fast. */
+/* regions.c: called with lc.table held, except lc_phys_slow which takes it. */
 int regions_insert(const struct lc_region *r);
 struct lc_region *regions_find(uintptr_t va);  /* region containing va */
 void regions_remove(struct lc_region *r);

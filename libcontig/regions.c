@@ -98,7 +98,7 @@ uint64_t lc_phys_slow(uintptr_t va)
 	uint64_t gen, phys = CONTIG_PHYS_INVALID;
 	struct lc_region *r;
 
-	pthread_mutex_lock(&lc.lock);
+	pthread_mutex_lock(&lc.table);
 	gen = atomic_load_explicit(&table_gen, memory_order_acquire);
 	r = regions_find(va);
 	/* Only bytes the caller asked for have a meaningful address. */
@@ -106,7 +106,7 @@ uint64_t lc_phys_slow(uintptr_t va)
 		phys = r->phys + (va - r->base);
 		tcache = (struct phys_cache){ r->base, r->base + r->nbytes, r->phys, gen };
 	}
-	pthread_mutex_unlock(&lc.lock);
+	pthread_mutex_unlock(&lc.table);
 	return phys;
 }
 
