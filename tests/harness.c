@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -68,6 +69,8 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	if (d->pid < 0)
 		return -1;
 	if (d->pid == 0) {
+		/* A test killed by its runner must not leave its daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			dup2(fd, STDERR_FILENO);

@@ -116,12 +116,28 @@ static int pool_phys(struct daemon_proc *d, uint64_t *out, int max)
 	return n < max ? n : max;
 }
 
+/* The distinct memory blocks holding the pool's pages. */
+static int pool_blocks(const uint64_t *phys, int n, uint64_t *blocks)
+{
+	int nb = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t b = phys[i] / block_size;
+		bool seen = false;
+		for (int k = 0; k < nb; k++)
+			seen |= blocks[k] == b;
+		if (!seen)
+			blocks[nb++] = b;
+	}
+	return nb;
+}
+
 static void test_pinned_pages_do_not_move(void **state)
 {
 	static const char *const args[] = { "--pool", "32M", NULL };
 	struct daemon_proc d = { 0 };
-	uint64_t before[16], after[16];
-	int n;
+	uint64_t before[16], after[16], blocks[16];
+	int n, nb;
 
 	(void)state;
 	assert_int_equal(daemon_start(&d, args), 0);
@@ -133,13 +149,14 @@ static void test_pinned_pages_do_not_move(void **state)
 	uint64_t ph = contig_phys_addr(p);
 	n = pool_phys(&d, before, 16);
 	assert_int_equal(n, 16);
+	nb = pool_blocks(before, n, blocks);
 
-	uint64_t block = before[0] / block_size;
-	assert_false(try_offline(block, 1500));
-	uint64_t pblock = ph / block_size;
-	if (pblock != block)
-		assert_false(try_offline(pblock, 1500));
-
+	/* No block holding a pinned page can be taken offline. */
+	for (int k = 0; k < nb; k++) {
+		bool went = try_offline(blocks[k], 1500);
+		online(blocks[k]);
+		assert_false(went);
+	}
 	assert_int_equal(audit_now(&d), 0);
 	assert_int_equal(raw_stat(d.socket, "audit_moved"), 0);
 	assert_int_equal(pool_phys(&d, after, 16), 16);
@@ -147,31 +164,46 @@ static void test_pinned_pages_do_not_move(void **state)
 	for (uint64_t off = 0; off < 4 * PS; off += PS)
 		assert_int_equal(pagemap_phys(p + off), ph + off);
 	contig_free(p);
-	online(block);
-	online(pblock);
 	assert_int_equal(daemon_stop(&d), 0);
+
+	/* Was it the pins? With the daemon gone, one of those blocks must go
+	 * offline now; if none can, something else pins them: inconclusive. */
+	int freed = 0;
+	for (int k = 0; k < nb; k++) {
+		freed += try_offline(blocks[k], 3000);
+		online(blocks[k]);
+	}
+	if (!freed) {
+		printf("no block of the pool could be offlined even unpinned: inconclusive\n");
+		skip();
+	}
 }
 
 static void test_unpinned_move_is_detected(void **state)
 {
 	static const char *const args[] = { "--pool", "32M", "--no-pin", NULL };
 	struct daemon_proc d = { 0 };
-	uint64_t before[16], after[16];
+	uint64_t before[16], after[16], blocks[16];
+	bool went = false;
+	int nb;
 
 	(void)state;
 	assert_int_equal(daemon_start(&d, args), 0);
 	assert_int_equal(raw_stat(d.socket, "pinned"), 0);
 	assert_int_equal(pool_phys(&d, before, 16), 16);
-	uint64_t block = before[0] / block_size;
-	bool went = try_offline(block, 3000);
-	online(block);
+	nb = pool_blocks(before, 16, blocks);
+	for (int k = 0; k < nb && !went; k++) {
+		went = try_offline(blocks[k], 3000);
+		online(blocks[k]);
+	}
 	if (!went) {
 		/* Not migratable here after all: nothing to detect. */
 		assert_int_equal(daemon_stop(&d), 0);
+		printf("no block of the pool could be offlined: nothing moved to detect\n");
 		skip();
 	}
 	assert_int_equal(audit_now(&d), 0);
-	/* At least the page in that block moved, and the daemon saw it. */
+	/* At least one page moved, and the daemon saw it. */
 	assert_true(raw_stat(d.socket, "audit_moved") >= 1);
 	assert_int_equal(pool_phys(&d, after, 16), 16);
 	assert_memory_not_equal(before, after, sizeof(before));

@@ -37,7 +37,7 @@
 
 struct chunk {
 	void *base;
-	size_t len;      /* whole pool pages: all of the region */
+	size_t len; /* whole pool pages: all of the region */
 	size_t page_size;
 	uint64_t phys;
 };
@@ -119,8 +119,8 @@ static int chunk_of(void *base, struct chunk *ret)
 	/* rte_malloc_heap_memory_add wants page_sz-aligned va and len. */
 	if ((uintptr_t)ri.base % ri.page_size || ri.mapped_bytes % ri.page_size)
 		return -EINVAL;
-	*ret = (struct chunk){ .base = ri.base, .len = ri.mapped_bytes,
-			       .page_size = ri.page_size, .phys = ri.phys };
+	*ret = (struct chunk){
+	    .base = ri.base, .len = ri.mapped_bytes, .page_size = ri.page_size, .phys = ri.phys};
 	return 0;
 }
 
@@ -186,7 +186,6 @@ rollback:
 	return r;
 }
 
-
 /* Add the new chunks to the heap; on failure take back those added. */
 static int heap_add_chunks(const char *name, const struct chunk *v, size_t n)
 {
@@ -204,7 +203,7 @@ static int heap_add_chunks(const char *name, const struct chunk *v, size_t n)
 static int heap_grow(const char *name, size_t bytes, uint64_t ceiling)
 {
 	struct heap *h = heap_find(name);
-	struct contig_pool_info info = { 0 };
+	struct contig_pool_info info = {0};
 	struct chunk *v = NULL, *all;
 	bool created = false;
 	size_t ps, n = 0;
@@ -266,28 +265,32 @@ static bool name_ok(const char *name)
 	return name && name[0] && strnlen(name, HEAP_NAME_MAX) < HEAP_NAME_MAX;
 }
 
+/* The public boundary: -errno becomes -1 with errno; on success errno is
+ * what it was before the call (the halving retries leave ENOMEM in it). */
+static int public_ret(int r, int saved)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved;
+	return r;
+}
+
 CD_EXPORT int contig_dpdk_heap_create(const char *heap_name, size_t bytes,
 				      uint64_t highest_acceptable_address)
 {
-	int r;
+	int saved = errno, r;
 
-	if (!name_ok(heap_name) || bytes == 0) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!name_ok(heap_name) || bytes == 0)
+		return public_ret(-EINVAL, saved);
 	r = eal_ready();
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
+	if (r < 0)
+		return public_ret(r, saved);
 	pthread_mutex_lock(&lock);
 	r = heap_grow(heap_name, bytes, highest_acceptable_address);
 	pthread_mutex_unlock(&lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
+	return public_ret(r, saved);
 }
 
 /* Remove every chunk, then the heap; if anything refuses (an allocation is
@@ -319,26 +322,18 @@ readd:
 CD_EXPORT int contig_dpdk_heap_destroy(const char *heap_name)
 {
 	struct heap *h;
-	int r;
+	int saved = errno, r;
 
-	if (!name_ok(heap_name)) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!name_ok(heap_name))
+		return public_ret(-EINVAL, saved);
 	r = eal_ready();
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
+	if (r < 0)
+		return public_ret(r, saved);
 	pthread_mutex_lock(&lock);
 	h = heap_find(heap_name);
 	r = h ? heap_teardown(h) : -ENOENT;
 	pthread_mutex_unlock(&lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
+	return public_ret(r, saved);
 }
 
 CD_EXPORT size_t contig_dpdk_heap_bytes(const char *heap_name)
@@ -374,8 +369,8 @@ static int dma_span(void *base, size_t len, struct chunk *ret)
 	if ((uintptr_t)base % ri.page_size || len > ri.mapped_bytes - off)
 		return -EINVAL;
 	len = (len + ri.page_size - 1) / ri.page_size * ri.page_size;
-	*ret = (struct chunk){ .base = base, .len = len, .page_size = ri.page_size,
-			       .phys = ri.phys + off };
+	*ret = (struct chunk){
+	    .base = base, .len = len, .page_size = ri.page_size, .phys = ri.phys + off};
 	return 0;
 }
 
@@ -400,14 +395,16 @@ static int devs_map(const struct chunk *c)
 	uint16_t port, undo;
 	int r;
 
-	RTE_ETH_FOREACH_DEV(port) {
+	RTE_ETH_FOREACH_DEV(port)
+	{
 		r = dev_dma(c, port, true);
 		if (r < 0)
 			goto undo;
 	}
 	return 0;
 undo:
-	RTE_ETH_FOREACH_DEV(undo) {
+	RTE_ETH_FOREACH_DEV(undo)
+	{
 		if (undo == port)
 			break;
 		(void)dev_dma(c, undo, false);
@@ -421,7 +418,8 @@ static int devs_unmap(const struct chunk *c)
 	uint16_t port;
 	int r = 0;
 
-	RTE_ETH_FOREACH_DEV(port) {
+	RTE_ETH_FOREACH_DEV(port)
+	{
 		int k = dev_dma(c, port, false);
 		if (k < 0 && r == 0)
 			r = k;
@@ -467,26 +465,18 @@ static int dma_unmap(void *base, size_t len)
 
 CD_EXPORT int contig_dpdk_dma_map(void *base, size_t len)
 {
-	int r = eal_ready();
+	int saved = errno, r = eal_ready();
 
 	if (r == 0)
 		r = dma_map(base, len);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
+	return public_ret(r, saved);
 }
 
 CD_EXPORT int contig_dpdk_dma_unmap(void *base, size_t len)
 {
-	int r = eal_ready();
+	int saved = errno, r = eal_ready();
 
 	if (r == 0)
 		r = dma_unmap(base, len);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
+	return public_ret(r, saved);
 }

@@ -12,16 +12,19 @@
  * buf_iova, mempool object iova, memzone iova).
  *
  * EAL options: contig owns the hugepages, so EAL should take none of its
- * own: "--no-huge -m 64" (and "--in-memory" or a unique "--file-prefix").
- * With --no-huge DPDK 22.11 cannot know physical addresses of its own
- * memory and refuses --iova-mode=pa; it runs in IOVA-as-VA mode. That does
- * not change the IOVAs of a contig heap: DPDK keeps the IOVA table given to
- * rte_malloc_heap_memory_add for external memory in every IOVA mode
- * (rte_malloc_virt2iova and the mempool populate path read the memseg's
- * iova), so buf_iova is the physical address. Physical addresses are what a
- * device without an IOMMU (igb_uio, vfio-noiommu) must be given, which is
- * IOVA-as-PA; when EAL runs with hugepages of its own, pass --iova-mode=pa
- * so DPDK's own memory follows the same rule.
+ * own: "--no-huge -m 64 --no-shconf" and a unique "--file-prefix"
+ * (--in-memory cannot be combined with --no-huge). Without hugepages EAL
+ * cannot know the physical addresses of its own memory, so DPDK 22.11 runs
+ * in IOVA-as-VA mode (measured: it does so even when --iova-mode=pa is
+ * given). That does not change the IOVAs of a contig heap: for external
+ * memory DPDK keeps the IOVA table given to rte_malloc_heap_memory_add in
+ * every IOVA mode (rte_malloc_virt2iova and the mempool populate path read
+ * the memseg's iova), so mbuf buf_iova is the physical address. Physical
+ * addresses are what a device without an IOMMU (igb_uio, vfio-noiommu)
+ * must be given, i.e. IOVA-as-PA semantics for contig memory; an
+ * application whose EAL has hugepages of its own ("--in-memory -m 2") should
+ * pass --iova-mode=pa so DPDK's own memory follows the same rule. Both
+ * setups are tested (tests/integrations/test_dpdk.c, "va" and "pa").
  *
  * All calls: after rte_eal_init(), primary process only, thread-safe
  * between themselves. Errors set errno (the library never logs):

@@ -48,17 +48,17 @@ extern "C" {
 #define CONTIG_XSK_CHUNK_RESERVE 704u
 
 struct contig_xsk_umem_config {
-	size_t size;           /* bytes of UMEM (one contig region of this size) */
-	uint32_t chunk_size;   /* frame size: 2048 or 4096 (any 2048..4096 if unaligned) */
-	uint32_t headroom;     /* bytes kept before each received frame's data */
-	uint32_t fill_size;    /* fill ring entries, power of two; 0: 2048 */
-	uint32_t comp_size;    /* completion ring entries, power of two; 0: 2048 */
-	uint32_t flags;        /* 0 or XDP_UMEM_UNALIGNED_CHUNK_FLAG */
+	size_t size;	     /* bytes of UMEM (one contig region of this size) */
+	uint32_t chunk_size; /* frame size: 2048 or 4096 (any 2048..4096 if unaligned) */
+	uint32_t headroom;   /* bytes kept before each received frame's data */
+	uint32_t fill_size;  /* fill ring entries, power of two; 0: 2048 */
+	uint32_t comp_size;  /* completion ring entries, power of two; 0: 2048 */
+	uint32_t flags;	     /* 0 or XDP_UMEM_UNALIGNED_CHUNK_FLAG */
 	uint64_t highest_acceptable_address; /* every byte at or below; 0: no ceiling */
 };
 
 struct contig_xsk_umem {
-	void *area;            /* the contig region; frame at addr is area + addr */
+	void *area; /* the contig region; frame at addr is area + addr */
 	size_t size;
 	uint32_t chunk_size;
 	uint32_t headroom;
@@ -71,7 +71,7 @@ struct contig_xsk_socket {
 	struct xsk_socket *xsk; /* libxdp's handle */
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
-	int fd;                 /* for poll() and the TX kick (sendto) */
+	int fd; /* for poll() and the TX kick (sendto) */
 };
 
 struct contig_xdp_prog;
@@ -100,10 +100,10 @@ int contig_xsk_umem_destroy(struct contig_xsk_umem *umem);
  * program is loaded for it: attach one with contig_xdp_prog_attach and
  * register the socket with contig_xdp_prog_add_socket.
  */
-struct contig_xsk_socket *contig_xsk_socket_create(struct contig_xsk_umem *umem,
-						   const char *ifname, uint32_t queue_id,
-						   uint32_t rx_size, uint32_t tx_size,
-						   uint32_t xdp_flags, uint16_t bind_flags);
+struct contig_xsk_socket *contig_xsk_socket_create(struct contig_xsk_umem *umem, const char *ifname,
+						   uint32_t queue_id, uint32_t rx_size,
+						   uint32_t tx_size, uint32_t xdp_flags,
+						   uint16_t bind_flags);
 void contig_xsk_socket_destroy(struct contig_xsk_socket *sock);
 
 /*

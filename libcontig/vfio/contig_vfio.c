@@ -61,11 +61,11 @@ static int dma_map(int fd, const void *base, uint64_t iova)
 	if (iova % IOMMU_MIN_PAGE || iova + ri.mapped_bytes - 1 < iova)
 		return -EINVAL;
 	map = (struct vfio_iommu_type1_dma_map){
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)base,
-		.iova = iova,
-		.size = ri.mapped_bytes,
+	    .argsz = sizeof(map),
+	    .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	    .vaddr = (uintptr_t)base,
+	    .iova = iova,
+	    .size = ri.mapped_bytes,
 	};
 	return vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map) < 0 ? -errno : 0;
 }
@@ -79,9 +79,9 @@ static int dma_unmap(int fd, uint64_t iova, size_t size)
 	if (size == 0 || iova % IOMMU_MIN_PAGE || size % IOMMU_MIN_PAGE || iova + size - 1 < iova)
 		return -EINVAL;
 	unmap = (struct vfio_iommu_type1_dma_unmap){
-		.argsz = sizeof(unmap),
-		.iova = iova,
-		.size = size,
+	    .argsz = sizeof(unmap),
+	    .iova = iova,
+	    .size = size,
 	};
 	if (vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
 		return -errno;

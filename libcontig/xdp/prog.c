@@ -42,11 +42,11 @@ static int prog_find(struct contig_xdp_prog *p, const char *what)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, p->obj)
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_XDP) {
-			p->prog_fd = bpf_program__fd(prog);
-			break;
-		}
+	bpf_object__for_each_program(prog, p->obj) if (bpf_program__type(prog) == BPF_PROG_TYPE_XDP)
+	{
+		p->prog_fd = bpf_program__fd(prog);
+		break;
+	}
 	if (p->prog_fd < 0)
 		return xdp_fail(ENOENT, "%s: no XDP program (SEC(\"xdp\"))", what);
 	p->map_fd = bpf_object__find_map_fd_by_name(p->obj, "xsks_map");
@@ -104,18 +104,14 @@ CX_EXPORT struct contig_xdp_prog *contig_xdp_prog_attach(const char *bpf_obj_pat
 							 const char *ifname, uint32_t xdp_flags)
 {
 	struct contig_xdp_prog *p = NULL;
-	int r;
+	int saved = errno, r;
 
 	xdp_clear_error();
 	if (!ifname || !ifname[0])
 		r = xdp_fail(EINVAL, "no interface name");
 	else
 		r = prog_load(bpf_obj_path, ifname, xdp_flags, &p);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	return p;
+	return xdp_ret(r, saved) < 0 ? NULL : p;
 }
 
 CX_EXPORT int contig_xdp_prog_add_socket(struct contig_xdp_prog *p, uint32_t queue_id,

@@ -13,6 +13,9 @@
 /* Record a one-line reason for contig_xsk_last_error; returns -err. */
 int xdp_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xdp_clear_error(void);
+/* The public boundary: r < 0 becomes -1 with errno = -r; otherwise errno
+ * is restored to saved and r returned. */
+int xdp_ret(int r, int saved);
 /* fd borrowed; 0 or -errno. */
 int xdp_set_cloexec(int fd);
 

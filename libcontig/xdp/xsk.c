@@ -25,10 +25,10 @@
 #include "contig_xdp.h"
 #include "xdp_internal.h"
 
-#define XSK_MIN_CHUNK   2048u /* XDP_UMEM_MIN_CHUNK_SIZE, net/xdp/xdp_umem.c */
+#define XSK_MIN_CHUNK 2048u /* XDP_UMEM_MIN_CHUNK_SIZE, net/xdp/xdp_umem.c */
 #define XSK_RING_DEFAULT 2048u
-#define BIND_RETRIES     100
-#define BIND_RETRY_US    10000
+#define BIND_RETRIES 100
+#define BIND_RETRY_US 10000
 
 static __thread char last_error[256];
 
@@ -50,6 +50,16 @@ void xdp_clear_error(void)
 CX_EXPORT const char *contig_xsk_last_error(void)
 {
 	return last_error;
+}
+
+int xdp_ret(int r, int saved)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved;
+	return r;
 }
 
 int xdp_set_cloexec(int fd)
@@ -79,26 +89,29 @@ static int umem_check(const struct contig_xsk_umem_config *c, char *why, size_t 
 	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
 	uint32_t cs = c->chunk_size;
 
-#define REFUSE(...)                                \
-	do {                                       \
-		if (n > 0)                         \
-			snprintf(why, n, __VA_ARGS__); \
-		return -EINVAL;                    \
+#define REFUSE(...)                                                                                \
+	do {                                                                                       \
+		if (n > 0)                                                                         \
+			snprintf(why, n, __VA_ARGS__);                                             \
+		return -EINVAL;                                                                    \
 	} while (0)
 	if (c->flags & ~(uint32_t)XDP_UMEM_UNALIGNED_CHUNK_FLAG)
 		REFUSE("flags 0x%x: only XDP_UMEM_UNALIGNED_CHUNK_FLAG (0x%x) is supported",
 		       c->flags, XDP_UMEM_UNALIGNED_CHUNK_FLAG);
 	if (cs < XSK_MIN_CHUNK || cs > page)
 		REFUSE("chunk_size %u: must be between %u and the page size %u "
-		       "(the kernel refuses larger chunks even on hugepages)", cs, XSK_MIN_CHUNK, page);
+		       "(the kernel refuses larger chunks even on hugepages)",
+		       cs, XSK_MIN_CHUNK, page);
 	if (!unaligned && !pow2(cs))
 		REFUSE("chunk_size %u: must be a power of two (2048 or 4096) "
-		       "unless XDP_UMEM_UNALIGNED_CHUNK_FLAG is set", cs);
+		       "unless XDP_UMEM_UNALIGNED_CHUNK_FLAG is set",
+		       cs);
 	if (c->size < cs)
 		REFUSE("size %zu: smaller than one chunk of %u bytes", c->size, cs);
 	if (!unaligned && c->size % cs)
 		REFUSE("size %zu: not a multiple of chunk_size %u (%zu bytes left over); "
-		       "round it, or set XDP_UMEM_UNALIGNED_CHUNK_FLAG", c->size, cs, c->size % cs);
+		       "round it, or set XDP_UMEM_UNALIGNED_CHUNK_FLAG",
+		       c->size, cs, c->size % cs);
 	if (c->size / cs > UINT32_MAX)
 		REFUSE("size %zu: more than 2^32 chunks", c->size);
 	if (c->headroom > cs - CONTIG_XSK_CHUNK_RESERVE)
@@ -135,11 +148,11 @@ CX_EXPORT int contig_xsk_umem_check(const struct contig_xsk_umem_config *cfg, ch
 static int umem_register(struct contig_xsk_umem *u, const struct contig_xsk_umem_config *c)
 {
 	struct xsk_umem_config xc = {
-		.fill_size = ring_size(c->fill_size),
-		.comp_size = ring_size(c->comp_size),
-		.frame_size = c->chunk_size,
-		.frame_headroom = c->headroom,
-		.flags = c->flags,
+	    .fill_size = ring_size(c->fill_size),
+	    .comp_size = ring_size(c->comp_size),
+	    .frame_size = c->chunk_size,
+	    .frame_headroom = c->headroom,
+	    .flags = c->flags,
 	};
 	int r;
 
@@ -157,8 +170,8 @@ static int umem_register(struct contig_xsk_umem *u, const struct contig_xsk_umem
 
 static int umem_create(const struct contig_xsk_umem_config *c, struct contig_xsk_umem **ret)
 {
-	uint64_t ceiling = c->highest_acceptable_address ? c->highest_acceptable_address
-							 : CONTIG_MAX_ADDRESS;
+	uint64_t ceiling =
+	    c->highest_acceptable_address ? c->highest_acceptable_address : CONTIG_MAX_ADDRESS;
 	struct contig_xsk_umem *u;
 	char why[200];
 	int r;
@@ -192,15 +205,11 @@ free_u:
 CX_EXPORT struct contig_xsk_umem *contig_xsk_umem_create(const struct contig_xsk_umem_config *cfg)
 {
 	struct contig_xsk_umem *u = NULL;
-	int r;
+	int saved = errno, r;
 
 	xdp_clear_error();
 	r = cfg ? umem_create(cfg, &u) : xdp_fail(EINVAL, "no configuration");
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	return u;
+	return xdp_ret(r, saved) < 0 ? NULL : u;
 }
 
 CX_EXPORT int contig_xsk_umem_fill(struct contig_xsk_umem *u, uint32_t first, uint32_t n)
@@ -218,7 +227,8 @@ CX_EXPORT int contig_xsk_umem_fill(struct contig_xsk_umem *u, uint32_t first, ui
 	if (room == 0 || xsk_ring_prod__reserve(&u->fill, room, &idx) != room)
 		return 0;
 	for (uint32_t i = 0; i < room; i++)
-		*xsk_ring_prod__fill_addr(&u->fill, idx + i) = (uint64_t)(first + i) * u->chunk_size;
+		*xsk_ring_prod__fill_addr(&u->fill, idx + i) =
+		    (uint64_t)(first + i) * u->chunk_size;
 	xsk_ring_prod__submit(&u->fill, room);
 	return (int)room;
 }
@@ -267,7 +277,8 @@ static int socket_create(struct contig_xsk_umem *u, const char *ifname, uint32_t
 	if (r < 0) {
 		free(s);
 		return xdp_fail(-r, "AF_XDP bind to %s queue %u: %s%s", ifname, queue, strerror(-r),
-				r == -EBUSY ? " (another AF_XDP socket is bound to that queue)" : "");
+				r == -EBUSY ? " (another AF_XDP socket is bound to that queue)"
+					    : "");
 	}
 	s->fd = xsk_socket__fd(s->xsk);
 	r = xdp_set_cloexec(s->fd);
@@ -283,29 +294,26 @@ static int socket_create(struct contig_xsk_umem *u, const char *ifname, uint32_t
 CX_EXPORT struct contig_xsk_socket *contig_xsk_socket_create(struct contig_xsk_umem *umem,
 							     const char *ifname, uint32_t queue_id,
 							     uint32_t rx_size, uint32_t tx_size,
-							     uint32_t xdp_flags, uint16_t bind_flags)
+							     uint32_t xdp_flags,
+							     uint16_t bind_flags)
 {
 	struct xsk_socket_config cfg = {
-		.rx_size = ring_size(rx_size),
-		.tx_size = ring_size(tx_size),
-		/* The caller attaches its program (contig_xdp_prog_attach). */
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.xdp_flags = xdp_flags,
-		.bind_flags = bind_flags,
+	    .rx_size = ring_size(rx_size),
+	    .tx_size = ring_size(tx_size),
+	    /* The caller attaches its program (contig_xdp_prog_attach). */
+	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+	    .xdp_flags = xdp_flags,
+	    .bind_flags = bind_flags,
 	};
 	struct contig_xsk_socket *s = NULL;
-	int r;
+	int saved = errno, r;
 
 	xdp_clear_error();
 	if (!umem || !ifname || !ifname[0])
 		r = xdp_fail(EINVAL, "no UMEM or no interface name");
 	else
 		r = socket_create(umem, ifname, queue_id, &cfg, &s);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
-	return s;
+	return xdp_ret(r, saved) < 0 ? NULL : s;
 }
 
 CX_EXPORT void contig_xsk_socket_destroy(struct contig_xsk_socket *s)
