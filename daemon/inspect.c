@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * inspect.c - PROTO_LIST: the pool's tables, one reply datagram per page of
- * rows, for contigctl. A cursor is a plain index into the table, so a page
- * costs O(rows in the page) plus, for the run table, a scan from the cursor;
- * nothing is kept between requests and allocation never waits on it.
+ * rows, for contigctl. A cursor is a plain index into the table (sessions:
+ * the last id sent), so a page costs O(rows in the page) plus, for the run
+ * table, a scan from the cursor; nothing is kept between requests and
+ * allocation never waits on it. A table changing between two pages may
+ * show a row twice or miss one: inspection is a view, not a snapshot.
  *
  * Visibility: root sees every row; any other user sees the pool's shape
  * (runs, pages, stats) and only the regions and sessions of its own uid: a
@@ -180,21 +182,36 @@ static void list_sessions(struct session *s, uint64_t cursor, struct page_out *o
 	o->rep->next = more ? last : 0;
 }
 
-static void stat_put(struct page_out *o, const char *name, uint64_t v)
-{
-	struct proto_stat_item *it = out_next(o);
+/* Counters are rows like any other: the cursor is the index of the next
+ * one, so a table that outgrows a datagram still arrives whole. */
+struct stat_walk {
+	struct page_out *o;
+	uint64_t cursor;
+	uint64_t k;        /* index of the counter being put */
+};
 
-	if (!it)
+static void stat_put(struct stat_walk *w, const char *name, uint64_t v)
+{
+	struct proto_stat_item *it;
+
+	if (w->k++ < w->cursor)
 		return;
+	it = out_next(w->o);
+	if (!it) {
+		if (!w->o->rep->next)
+			w->o->rep->next = w->k - 1;
+		return;
+	}
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	it->value = v;
 }
 
-static void list_stats(struct session *s, struct page_out *o)
+static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 {
 	const struct pool_stats *st = &s->srv->pool.stats;
+	struct stat_walk w = { .o = o, .cursor = cursor };
 
-#define STAT(f) stat_put(o, #f, st->f)
+#define STAT(f) stat_put(&w, #f, st->f)
 	STAT(allocs);
 	STAT(frees);
 	STAT(fail_einval);
@@ -242,7 +259,7 @@ int inspect_list(struct session *s, const struct proto_msg *m)
 	case PROTO_TABLE_PAGES: list_pages(s, cursor, &o); break;
 	case PROTO_TABLE_REGIONS: list_regions(s, cursor, &o); break;
 	case PROTO_TABLE_SESSIONS: list_sessions(s, cursor, &o); break;
-	case PROTO_TABLE_STATS: list_stats(s, &o); break;
+	case PROTO_TABLE_STATS: list_stats(s, cursor, &o); break;
 	default: return -EPROTO;
 	}
 	return out_send(s, m, &o);

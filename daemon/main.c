@@ -94,7 +94,7 @@ static int apply_option(int c, const char *val)
 	if (c == OPT_NO_RAISE)
 		return config_apply(&arg, "raise-hugepages", "no", err, sizeof(err));
 	if (config_apply(&arg, key[c - OPT_SOCKET], val, err, sizeof(err)) < 0) {
-		fprintf(stderr, "contigd: --%s %s: %s\n", key[c - OPT_SOCKET], val, err);
+		log_err("--%s %s: %s", key[c - OPT_SOCKET], val, err);
 		return -EINVAL;
 	}
 	return 0;
@@ -118,7 +118,7 @@ static int parse_args(int argc, char **argv)
 	}
 	settings_default(&arg);
 	if (arg_config && config_load(arg_config, &arg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "contigd: %s\n", err);
+		log_err("%s", err);
 		return -EINVAL;
 	}
 	optind = 1;
@@ -132,7 +132,7 @@ static int parse_args(int argc, char **argv)
 			return -EINVAL;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "contigd: unexpected argument '%s'\n", argv[optind]);
+		log_err("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	return 0;

@@ -59,8 +59,8 @@ static int plan_nodes(const struct settings *arg, struct plan *pl)
 		if (!bytes)
 			continue;
 		if (!node_has_memory(n)) {
-			fprintf(stderr, "contigd: --pool: node %d has no memory here (nodes with "
-					"memory: see /sys/devices/system/node/has_memory)\n", n);
+			log_err("--pool: node %d has no memory here (nodes with "
+					"memory: see /sys/devices/system/node/has_memory)", n);
 			return -ENODEV;
 		}
 		pl->pages[n] = (uint32_t)((bytes + ps - 1) / ps);
@@ -85,17 +85,16 @@ static int ensure_hugepages(const struct settings *arg, const struct plan *pl)
 			continue;
 		avail = hugetlb_ensure_free(ps, node, want, arg->may_raise_hugepages);
 		if (avail < 0) {
-			fprintf(stderr, "contigd: cannot read the hugepage pool for %s pages: %s\n",
+			log_err("cannot read the hugepage pool for %s pages: %s",
 				human(ps, a, sizeof(a)), strerror((int)-avail));
 			return -EIO;
 		}
 		if ((uint64_t)avail < want) {
 			struct hugetlb_counts c = { 0 };
 			hugetlb_read_node(ps, node, &c);
-			fprintf(stderr,
-				"contigd: cannot reserve the pool: got %" PRId64 " of %u hugepages of %s"
+			log_err(				"cannot reserve the pool: got %" PRId64 " of %u hugepages of %s"
 				"%s%.0d (needed %s); raise %s%.0d%snr_hugepages for %" PRIu64
-				"kB pages to at least %" PRIu64 "%s\n",
+				"kB pages to at least %" PRIu64 "%s",
 				avail, want, human(ps, a, sizeof(a)), node >= 0 ? " on node " : "",
 				node >= 0 ? node : 0, human((uint64_t)want * ps, b, sizeof(b)),
 				node >= 0 ? "/sys/devices/system/node/node" : "", node >= 0 ? node : 0,
@@ -136,7 +135,7 @@ static int dig_low_pool(struct backing_linux *bl, const struct settings *arg,
 		 human(ps, a, sizeof(a)), rq.ceiling);
 	r = lowmem_dig(bl, &rq, cfg->extra, &rep);
 	if (r < 0) {
-		fprintf(stderr, "contigd: low pool: %s\n", strerror(-r));
+		log_err("low pool: %s", strerror(-r));
 		return r;
 	}
 	cfg->nextra = rep.got;
@@ -203,7 +202,7 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 	low_want = (uint32_t)((arg->low_pool_bytes + ps - 1) / ps);
 	r = backing_linux_open(bl, ps, no_pin ? 0 : pl.total + low_want);
 	if (r < 0) {
-		fprintf(stderr, "contigd: cannot open /proc/self/pagemap: %s\n", strerror(-r));
+		log_err("cannot open /proc/self/pagemap: %s", strerror(-r));
 		goto out;
 	}
 	if (arg->low_pool_bytes) {
@@ -213,14 +212,13 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 	}
 	r = pool_init(pool, &cfg, &backing_linux_ops, bl, &got);
 	if (r == -EPERM) {
-		fprintf(stderr, "contigd: /proc/self/pagemap gives no physical addresses: contigd "
-				"needs CAP_SYS_ADMIN\n");
+		log_err("/proc/self/pagemap gives no physical addresses: contigd "
+				"needs CAP_SYS_ADMIN");
 		goto out;
 	}
 	if (r < 0) {
-		fprintf(stderr,
-			"contigd: cannot reserve the pool: got %u of %u hugepages of %s (needed %s): "
-			"%s; another process took them meanwhile, or raise nr_hugepages\n",
+		log_err(			"cannot reserve the pool: got %u of %u hugepages of %s (needed %s): "
+			"%s; another process took them meanwhile, or raise nr_hugepages",
 			got, pl.total, human(ps, a, sizeof(a)),
 			human((uint64_t)pl.total * ps, b, sizeof(b)), strerror(-r));
 		goto out;

@@ -160,9 +160,38 @@ static void test_socket_activation(void **state)
 	rmdir(dir);
 }
 
+/* Under systemd (JOURNAL_STREAM set) every line carries a <N> syslog
+ * priority the journal understands; otherwise a plain level word. */
+static void test_log_prefixes(void **state)
+{
+	char cmd[512], line[512];
+	FILE *f;
+	int journal_lines = 0, plain_lines = 0;
+
+	(void)state;
+	for (int journal = 0; journal < 2; journal++) {
+		snprintf(cmd, sizeof(cmd),
+			 "%s %s --socket /tmp/contig-log-%d.sock --pool 999999G --no-raise 2>&1",
+			 journal ? "JOURNAL_STREAM=8:1234" : "env -u JOURNAL_STREAM", contigd_path(),
+			 (int)getpid());
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			if (journal && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>')
+				journal_lines++;
+			if (!journal && !strncmp(line, "contigd: ", 9))
+				plain_lines++;
+		}
+		assert_int_not_equal(pclose(f), 0); /* the pool is impossible: it fails */
+	}
+	assert_true(journal_lines >= 1);
+	assert_true(plain_lines >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_log_prefixes),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_socket_activation),
 	};
