@@ -27,7 +27,7 @@ esac
 
 packages=(build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
           libcmocka-dev libsystemd-dev libnuma-dev liburing-dev libbpf-dev libxdp-dev
-          libdpdk-dev iproute2 systemd valgrind systemd-container debootstrap)
+          libdpdk-dev iproute2 systemd valgrind systemd-container debootstrap groff-base)
 
 install_missing() {
     local missing=()
