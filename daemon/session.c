@@ -56,48 +56,47 @@ static void read_comm(pid_t pid, char comm[16])
 		comm[n - 1] = 0;
 }
 
-static bool in_group(pid_t pid, gid_t gid, gid_t want)
-{
-	char path[64], line[512];
-	bool found = gid == want;
-	FILE *f;
+/* The peer's groups as the kernel recorded them at connect time
+ * (SO_PEERGROUPS, Linux 4.13): no /proc lookup a reused pid could fool. */
+struct peer_groups {
+	gid_t gid;
+	int n;
+	gid_t list[256];
+};
 
-	if (found)
+static void peer_groups(int fd, gid_t gid, struct peer_groups *g)
+{
+	socklen_t len = sizeof(g->list);
+
+	g->gid = gid;
+	g->n = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g->list, &len) == 0)
+		g->n = (int)(len / sizeof(gid_t));
+}
+
+static bool in_group(const struct peer_groups *g, gid_t want)
+{
+	if (g->gid == want)
 		return true;
-	/* Supplementary groups of the peer, as the kernel saw them. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		char *p = line + 7, *end;
-		for (;;) {
-			unsigned long g = strtoul(p, &end, 10);
-			if (end == p)
-				break;
-			if ((gid_t)g == want)
-				found = true;
-			p = end;
-		}
-	}
-	fclose(f);
-	return found;
+	for (int i = 0; i < g->n; i++)
+		if (g->list[i] == want)
+			return true;
+	return false;
 }
 
 /* Root, the socket's group, and the configured allow-lists may allocate. */
-static bool access_allows(const struct access *a, const struct ucred *c)
+static bool access_allows(const struct access *a, const struct ucred *c,
+			  const struct peer_groups *g)
 {
 	if (c->uid == 0)
 		return true;
-	if (a->socket_gid_set && in_group(c->pid, c->gid, a->socket_gid))
+	if (a->socket_gid_set && in_group(g, a->socket_gid))
 		return true;
 	for (uint32_t i = 0; i < a->nuids; i++)
 		if (a->uids[i] == c->uid)
 			return true;
 	for (uint32_t i = 0; i < a->ngids; i++)
-		if (in_group(c->pid, c->gid, a->gids[i]))
+		if (in_group(g, a->gids[i]))
 			return true;
 	return false;
 }
@@ -133,7 +132,9 @@ int server_accept(struct server *srv)
 	s->id = ++srv->next_session_id;
 	s->connected_ns = now_ns();
 	s->out_tail = &s->out_head;
-	s->may_alloc = access_allows(&srv->access, &s->cred);
+	struct peer_groups g;
+	peer_groups(fd, s->cred.gid, &g);
+	s->may_alloc = access_allows(&srv->access, &s->cred, &g);
 	read_comm(s->cred.pid, s->comm);
 	list_init(&s->leases);
 	list_init(&s->parked_link);
