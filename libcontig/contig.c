@@ -21,6 +21,7 @@ struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = PTHREAD_MUTEX
 
 static void atfork_prepare(void)
 {
+	small_atfork_lock();
 	pthread_mutex_lock(&lc.lock);
 	pthread_mutex_lock(&lc.table);
 }
@@ -29,6 +30,7 @@ static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
+	small_atfork_unlock();
 }
 
 /* The child has none of the parent's regions (MADV_DONTFORK) and must not
@@ -40,8 +42,10 @@ static void atfork_child(void)
 	lc.sock = -1;
 	lc.session_gen++;
 	regions_clear();
+	small_forget();
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
+	small_atfork_unlock();
 }
 
 __attribute__((constructor)) static void lc_init(void)
@@ -55,15 +59,15 @@ static void *fail_null(int r)
 	return NULL;
 }
 
-/* Run a region request (ALLOC or IMPORT) and record the region. A daemon
- * lost between calls costs one reconnect; one lost during the call is
- * retried once on a fresh session (the dead daemon's state died with it). */
-static void *region_request(uint16_t type, const void *body, size_t len, void *fixed_va)
+/* Run a region request (ALLOC or IMPORT) and map what comes back, without
+ * recording it anywhere. A daemon lost between calls costs one reconnect;
+ * one lost during the call is retried once on a fresh session (the dead
+ * daemon's state died with it). Called with lc.lock held. */
+static int region_fetch(uint16_t type, const void *body, size_t len, void *fixed_va,
+			struct lc_region *ret)
 {
-	struct lc_region reg = { 0 };
-	int saved = errno, r = 0;
+	int r = 0;
 
-	pthread_mutex_lock(&lc.lock);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		r = link_ensure();
 		if (r < 0)
@@ -71,22 +75,53 @@ static void *region_request(uint16_t type, const void *body, size_t len, void *f
 		uint32_t request = ++lc.next_request;
 		r = link_send(type, request, body, len);
 		if (r == 0)
-			r = link_recv_region(request, fixed_va, &reg);
+			r = link_recv_region(request, fixed_va, ret);
 		if (r != -ECONNRESET)
 			break;
 	}
-	if (r == 0) {
-		pthread_mutex_lock(&lc.table);
-		r = regions_insert(&reg);
-		pthread_mutex_unlock(&lc.table);
-	}
-	if (r < 0 && reg.base) {
-		munmap((void *)reg.base, reg.mapped);
-		struct proto_free f = { .region_id = reg.id };
+	return r;
+}
+
+void lc_region_release(const struct lc_region *reg)
+{
+	munmap((void *)reg->base, reg->mapped);
+	/* Wait for the answer: when it returns, the pages have been revoked
+	 * from every mapping (unless another holder keeps them). */
+	pthread_mutex_lock(&lc.lock);
+	if (reg->session_gen == lc.session_gen && lc.sock >= 0) {
+		struct proto_free f = { .region_id = reg->id };
 		struct proto_msg rep;
 		(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
 	}
 	pthread_mutex_unlock(&lc.lock);
+}
+
+int lc_region_alloc(const struct proto_alloc *a, struct lc_region *ret)
+{
+	int r;
+
+	pthread_mutex_lock(&lc.lock);
+	r = region_fetch(PROTO_ALLOC, a, sizeof(*a), NULL, ret);
+	pthread_mutex_unlock(&lc.lock);
+	return r;
+}
+
+/* Fetch a region and record it in the table of live regions. */
+static void *region_request(uint16_t type, const void *body, size_t len, void *fixed_va)
+{
+	struct lc_region reg = { 0 };
+	int saved = errno, r;
+
+	pthread_mutex_lock(&lc.lock);
+	r = region_fetch(type, body, len, fixed_va, &reg);
+	pthread_mutex_unlock(&lc.lock);
+	if (r == 0) {
+		pthread_mutex_lock(&lc.table);
+		r = regions_insert(&reg);
+		pthread_mutex_unlock(&lc.table);
+		if (r < 0)
+			lc_region_release(&reg);
+	}
 	if (r < 0)
 		return fail_null(r);
 	errno = saved;
@@ -110,6 +145,15 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 		return fail_null(r);
 	if (cache != CONTIG_CACHED)
 		return fail_null(-ENOTSUP);
+	if (small_wanted(&a)) {
+		int saved = errno;
+		void *p = NULL;
+		r = small_alloc(&a, &p);
+		if (r < 0)
+			return fail_null(r);
+		errno = saved;
+		return p;
+	}
 	return region_request(PROTO_ALLOC, &a, sizeof(a), NULL);
 }
 
@@ -156,6 +200,10 @@ LC_EXPORT void contig_free(void *base)
 
 	if (!base)
 		return;
+	if (small_free(base)) {
+		errno = saved;
+		return;
+	}
 	pthread_mutex_lock(&lc.table);
 	r = regions_find((uintptr_t)base);
 	if (!r || r->base != (uintptr_t)base) {
@@ -165,16 +213,7 @@ LC_EXPORT void contig_free(void *base)
 	reg = *r;
 	regions_remove(r);
 	pthread_mutex_unlock(&lc.table);
-	munmap((void *)reg.base, reg.mapped);
-	/* Wait for the answer: when contig_free returns, the pages have been
-	 * revoked from every mapping (unless another holder keeps them). */
-	pthread_mutex_lock(&lc.lock);
-	if (reg.session_gen == lc.session_gen && lc.sock >= 0) {
-		struct proto_free f = { .region_id = reg.id };
-		struct proto_msg rep;
-		(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
-	}
-	pthread_mutex_unlock(&lc.lock);
+	lc_region_release(&reg);
 	errno = saved;
 }
 
@@ -188,6 +227,9 @@ LC_EXPORT int contig_query_node(int node, struct contig_pool_info *info)
 		errno = EINVAL;
 		return -1;
 	}
+	/* Describe the pool as it is: pages this process keeps idle for small
+	 * regions go back first. */
+	small_trim();
 	pthread_mutex_lock(&lc.lock);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		r = link_ensure();
@@ -222,6 +264,11 @@ LC_EXPORT int contig_export(const void *base, struct contig_handle *ret_handle)
 
 	if (!ret_handle) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (small_owns(base)) {
+		/* Carved from a page shared with other small regions. */
+		errno = ENOTSUP;
 		return -1;
 	}
 	pthread_mutex_lock(&lc.lock);
@@ -286,7 +333,7 @@ LC_EXPORT int contig_revoke(const struct contig_handle *handle)
 LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 {
 	struct lc_region *reg;
-	int saved = errno;
+	int saved = errno, found;
 
 	if (!ret) {
 		errno = EINVAL;
@@ -294,13 +341,16 @@ LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 	}
 	pthread_mutex_lock(&lc.table);
 	reg = regions_find((uintptr_t)va);
+	found = reg != NULL;
 	if (reg)
 		*ret = (struct contig_region_info){
 			.base = (void *)reg->base, .nbytes = reg->nbytes, .mapped_bytes = reg->mapped,
 			.page_size = reg->page_size, .phys = reg->phys, .node = reg->node,
 		};
 	pthread_mutex_unlock(&lc.table);
-	if (!reg) {
+	if (!found)
+		found = small_info(va, ret) == 0;
+	if (!found) {
 		errno = ENOENT;
 		return -1;
 	}

@@ -66,5 +66,28 @@ void regions_remove(struct lc_region *r);
 void regions_clear(void);
 void regions_changed(void);                    /* invalidate per-thread caches */
 uint64_t lc_phys_slow(uintptr_t va);
+/* Fill this thread's translation cache; gen read before the lookup it
+ * describes (any removal since then makes the entry stale). */
+void lc_phys_cache(uintptr_t base, uintptr_t end, uint64_t phys, uint64_t gen);
+uint64_t lc_table_gen(void);
+
+/* contig.c: a daemon region outside the table of live regions (for the
+ * small-region cache), and its release (munmap + FREE). */
+int lc_region_alloc(const struct proto_alloc *a, struct lc_region *ret);
+void lc_region_release(const struct lc_region *reg);
+
+/* small.c: the small-region cache (CONTIG_SMALL_CACHE=1). Lock order:
+ * small, then lc.lock, then lc.table. */
+bool small_wanted(const struct proto_alloc *a);
+int small_alloc(const struct proto_alloc *a, void **ret);
+bool small_free(void *base);            /* true if it was a small region (or inside a slab) */
+bool small_owns(const void *va);
+uint64_t small_phys(uintptr_t va);      /* CONTIG_PHYS_INVALID unless inside a live small region */
+struct contig_region_info;
+int small_info(const void *va, struct contig_region_info *ret);
+void small_trim(void);                  /* give idle slab pages back */
+void small_forget(void);                /* after fork, in the child */
+void small_atfork_lock(void);
+void small_atfork_unlock(void);
 
 #endif

@@ -28,6 +28,16 @@ struct phys_cache {
 };
 static __thread struct phys_cache tcache __attribute__((tls_model("initial-exec")));
 
+void lc_phys_cache(uintptr_t base, uintptr_t end, uint64_t phys, uint64_t gen)
+{
+	tcache = (struct phys_cache){ base, end, phys, gen };
+}
+
+uint64_t lc_table_gen(void)
+{
+	return atomic_load_explicit(&table_gen, memory_order_acquire);
+}
+
 void regions_changed(void)
 {
 	atomic_fetch_add_explicit(&table_gen, 1, memory_order_release);
@@ -107,6 +117,9 @@ uint64_t lc_phys_slow(uintptr_t va)
 		tcache = (struct phys_cache){ r->base, r->base + r->nbytes, r->phys, gen };
 	}
 	pthread_mutex_unlock(&lc.table);
+	/* Not taken under lc.table: the small cache's lock comes first. */
+	if (phys == CONTIG_PHYS_INVALID)
+		phys = small_phys(va);
 	return phys;
 }
 

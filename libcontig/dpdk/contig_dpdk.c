@@ -10,6 +10,11 @@
  * page IOVAs are the region's physical addresses; a heap is in the registry
  * iff it holds at least one chunk. Failure of any call leaves the registry
  * and DPDK as they were before it.
+ *
+ * Also owns sharing (the end of the file): shares describe registry heaps
+ * to other processes; the registry of imports holds, for each share this
+ * process imported, the regions it mapped at the exporter's addresses and
+ * registered as external memory - all of the share's regions, or none.
  */
 #define _GNU_SOURCE
 /* rte_dev_dma_map/unmap are still "experimental" in 22.11. */
@@ -26,6 +31,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
+#include <rte_mempool.h>
+#include <rte_version.h>
 
 #include "contig.h"
 #include "contig_dpdk.h"
@@ -479,4 +486,352 @@ CD_EXPORT int contig_dpdk_dma_unmap(void *base, size_t len)
 	if (r == 0)
 		r = dma_unmap(base, len);
 	return public_ret(r, saved);
+}
+
+/* ---- sharing a heap with other processes (contig_dpdk_share) ---- */
+
+/* A share this process imported: its regions, mapped at the exporter's
+ * addresses and registered as external memory. */
+struct import {
+	struct import *next;
+	size_t nchunks;
+	struct chunk chunks[CONTIG_DPDK_SHARE_CHUNKS];
+};
+
+static struct import *imports;
+
+/* Does [p, p + len) lie inside one of the chunks? */
+static bool in_chunks(const struct chunk *v, size_t n, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t b = (uintptr_t)v[i].base;
+		if (a >= b && len <= v[i].len && a - b <= v[i].len - len)
+			return true;
+	}
+	return false;
+}
+
+/* Describe heap h: one handle per chunk (contig_export is idempotent, so
+ * exporting a heap twice gives the same handles). */
+static int share_fill(const struct heap *h, struct contig_dpdk_share *s)
+{
+	if (h->nchunks > CONTIG_DPDK_SHARE_CHUNKS)
+		return -E2BIG;
+	memset(s, 0, sizeof(*s));
+	s->magic = CONTIG_DPDK_SHARE_MAGIC;
+	s->nchunks = (uint32_t)h->nchunks;
+	snprintf(s->heap_name, sizeof(s->heap_name), "%s", h->name);
+	snprintf(s->dpdk_version, sizeof(s->dpdk_version), "%s", rte_version());
+	for (size_t i = 0; i < h->nchunks; i++) {
+		const struct chunk *c = &h->chunks[i];
+		struct contig_dpdk_share_chunk *sc = &s->chunks[i];
+
+		if (contig_export(c->base, &sc->handle) < 0)
+			return -errno;
+		sc->va = (uintptr_t)c->base;
+		sc->len = c->len;
+		sc->phys = c->phys;
+		sc->page_size = c->page_size;
+	}
+	return 0;
+}
+
+CD_EXPORT int contig_dpdk_heap_export(const char *heap_name, struct contig_dpdk_share *ret_share)
+{
+	struct contig_dpdk_share s;
+	struct heap *h;
+	int saved = errno, r;
+
+	if (!name_ok(heap_name) || !ret_share)
+		return public_ret(-EINVAL, saved);
+	r = eal_ready();
+	if (r < 0)
+		return public_ret(r, saved);
+	pthread_mutex_lock(&lock);
+	h = heap_find(heap_name);
+	r = h ? share_fill(h, &s) : -ENOENT;
+	pthread_mutex_unlock(&lock);
+	if (r == 0)
+		*ret_share = s;
+	return public_ret(r, saved);
+}
+
+static struct heap *heap_of_socket(int socket)
+{
+	for (struct heap *h = heaps; h; h = h->next)
+		if (rte_malloc_heap_get_socket(h->name) == socket)
+			return h;
+	return NULL;
+}
+
+struct span_check {
+	const struct heap *h;
+	bool ok;
+};
+
+static void memhdr_check(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *m,
+			 unsigned int idx)
+{
+	struct span_check *c = arg;
+
+	(void)mp, (void)idx;
+	if (!in_chunks(c->h->chunks, c->h->nchunks, m->addr, m->len))
+		c->ok = false;
+}
+
+/*
+ * Everything a user of the pool touches lies in h: the header with its
+ * private area (mbuf data room size ...), the pool data (the ring of free
+ * objects: a memzone, and a malloc element never crosses a memory segment
+ * list, so its first byte says where all of it is) and every memory chunk
+ * holding objects. The memory chunk headers themselves do not: DPDK
+ * allocates them on the exporter's own heap, so an importer must not walk
+ * them (rte_mempool_mem_iter); rte_mempool_obj_iter is fine.
+ */
+static int mempool_in_heap(const struct rte_mempool *mp, const struct heap *h)
+{
+	/* The iterator and rte_mempool_get_priv take a non-const pool. */
+	struct rte_mempool *m = (struct rte_mempool *)(uintptr_t)mp;
+	size_t hdr = (size_t)((const char *)rte_mempool_get_priv(m) - (const char *)mp) +
+		     mp->private_data_size;
+	struct span_check c = {.h = h, .ok = true};
+
+	if (!in_chunks(h->chunks, h->nchunks, mp, hdr) || !mp->pool_data ||
+	    !in_chunks(h->chunks, h->nchunks, mp->pool_data, 1))
+		return -ENOENT;
+	rte_mempool_mem_iter(m, memhdr_check, &c);
+	return c.ok ? 0 : -ENOENT;
+}
+
+static int mempool_share(const struct rte_mempool *mp, struct contig_dpdk_share *s)
+{
+	const struct heap *h = heap_of_socket(mp->socket_id);
+	int r;
+
+	if (!h)
+		return -ENOENT;
+	r = mempool_in_heap(mp, h);
+	if (r == 0)
+		r = share_fill(h, s);
+	if (r < 0)
+		return r;
+	s->mempool = (uintptr_t)mp;
+	s->ops_index = (uint32_t)mp->ops_index;
+	s->mempool_hdr_size = sizeof(struct rte_mempool);
+	snprintf(s->ops_name, sizeof(s->ops_name), "%s", rte_mempool_get_ops(mp->ops_index)->name);
+	return 0;
+}
+
+CD_EXPORT int contig_dpdk_mempool_export(const struct rte_mempool *mp,
+					 struct contig_dpdk_share *ret_share)
+{
+	struct contig_dpdk_share s;
+	int saved = errno, r;
+
+	/* A per-lcore cache would be shared by lcores of the same id in
+	 * different EALs; an unpopulated pool has nothing to share yet. */
+	if (!mp || !ret_share || mp->cache_size != 0 || !(mp->flags & RTE_MEMPOOL_F_POOL_CREATED))
+		return public_ret(-EINVAL, saved);
+	r = eal_ready();
+	if (r < 0)
+		return public_ret(r, saved);
+	pthread_mutex_lock(&lock);
+	r = mempool_share(mp, &s);
+	pthread_mutex_unlock(&lock);
+	if (r == 0)
+		*ret_share = s;
+	return public_ret(r, saved);
+}
+
+/* The share is well formed (it came over some channel: trust no field). */
+static int share_check(const struct contig_dpdk_share *s)
+{
+	if (!s || s->magic != CONTIG_DPDK_SHARE_MAGIC || s->nchunks == 0 ||
+	    s->nchunks > CONTIG_DPDK_SHARE_CHUNKS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < s->nchunks; i++) {
+		const struct contig_dpdk_share_chunk *c = &s->chunks[i];
+		uint64_t ps = c->page_size;
+
+		if (ps < 4096 || (ps & (ps - 1)) || c->va == 0 || c->va % ps || c->len == 0 ||
+		    c->len % ps || c->va + c->len < c->va)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static struct import *import_find(const struct contig_dpdk_share *s)
+{
+	for (struct import *im = imports; im; im = im->next)
+		if ((uintptr_t)im->chunks[0].base == s->chunks[0].va && im->nchunks == s->nchunks)
+			return im;
+	return NULL;
+}
+
+static void import_unlink(struct import *im)
+{
+	for (struct import **pp = &imports; *pp; pp = &(*pp)->next)
+		if (*pp == im) {
+			*pp = im->next;
+			break;
+		}
+}
+
+static void chunk_detach(const struct chunk *c)
+{
+	(void)dma_unmap(c->base, c->len);
+	contig_free(c->base);
+}
+
+/* Unregister and unmap every region of an import, and forget it. */
+static void import_drop(struct import *im)
+{
+	while (im->nchunks > 0)
+		chunk_detach(&im->chunks[--im->nchunks]);
+	free(im);
+}
+
+/*
+ * Map one region at the exporter's address and register it. The daemon
+ * says which region the handle names: it must be the one the share
+ * describes, or pointers into it would lead elsewhere.
+ */
+static int chunk_import(const struct contig_dpdk_share_chunk *sc, struct chunk *ret)
+{
+	struct contig_region_info ri;
+	void *p = contig_import(&sc->handle, (void *)(uintptr_t)sc->va);
+	int r;
+
+	if (!p)
+		return -errno;
+	if (contig_region_info(p, &ri) < 0 || ri.mapped_bytes != sc->len || ri.phys != sc->phys ||
+	    ri.page_size != sc->page_size) {
+		contig_free(p);
+		return -EPROTO;
+	}
+	/* Registration only: DPDK learns the IOVAs; nothing is written to
+	 * the memory (rte_malloc_heap_memory_add would write a malloc
+	 * element over the exporter's heap). */
+	r = dma_map(p, sc->len);
+	if (r < 0) {
+		contig_free(p);
+		return r;
+	}
+	*ret = (struct chunk){.base = p, .len = sc->len, .page_size = sc->page_size, .phys = sc->phys};
+	return 0;
+}
+
+static int share_import(const struct contig_dpdk_share *s, struct import **ret)
+{
+	struct import *im = calloc(1, sizeof(*im));
+	int r;
+
+	if (!im)
+		return -ENOMEM;
+	while (im->nchunks < s->nchunks) {
+		r = chunk_import(&s->chunks[im->nchunks], &im->chunks[im->nchunks]);
+		if (r < 0) {
+			import_drop(im);
+			return r;
+		}
+		im->nchunks++;
+	}
+	im->next = imports;
+	imports = im;
+	*ret = im;
+	return 0;
+}
+
+CD_EXPORT int contig_dpdk_heap_import(const struct contig_dpdk_share *share)
+{
+	struct import *im;
+	int saved = errno, r = share_check(share);
+
+	if (r == 0)
+		r = eal_ready();
+	if (r < 0)
+		return public_ret(r, saved);
+	pthread_mutex_lock(&lock);
+	r = share_import(share, &im);
+	pthread_mutex_unlock(&lock);
+	return public_ret(r, saved);
+}
+
+/* What can be checked before mapping anything: the pool's code in this
+ * process is the exporter's (same DPDK, same struct, same ops at the
+ * index the pool header names). */
+static int mempool_compatible(const struct contig_dpdk_share *s)
+{
+	const struct rte_mempool_ops *ops;
+
+	if (!s->mempool)
+		return -EINVAL;
+	if (strncmp(s->dpdk_version, rte_version(), sizeof(s->dpdk_version)) ||
+	    s->mempool_hdr_size != sizeof(struct rte_mempool))
+		return -EPROTO;
+	if (s->ops_index >= rte_mempool_ops_table.num_ops)
+		return -EPROTO;
+	ops = &rte_mempool_ops_table.ops[s->ops_index];
+	return strncmp(ops->name, s->ops_name, sizeof(s->ops_name)) ? -EPROTO : 0;
+}
+
+/* And once mapped: the header at that address is the pool described. */
+static int mempool_found(const struct contig_dpdk_share *s, const struct import *im)
+{
+	const struct rte_mempool *mp = (const struct rte_mempool *)(uintptr_t)s->mempool;
+
+	if (!in_chunks(im->chunks, im->nchunks, mp, sizeof(*mp)) || mp->cache_size != 0 ||
+	    !(mp->flags & RTE_MEMPOOL_F_POOL_CREATED))
+		return -EINVAL;
+	return mp->ops_index == (int32_t)s->ops_index ? 0 : -EPROTO;
+}
+
+CD_EXPORT struct rte_mempool *contig_dpdk_mempool_import(const struct contig_dpdk_share *share)
+{
+	struct import *im;
+	int saved = errno, r = share_check(share);
+
+	if (r == 0)
+		r = eal_ready();
+	if (r == 0)
+		r = mempool_compatible(share);
+	if (r == 0) {
+		pthread_mutex_lock(&lock);
+		r = share_import(share, &im);
+		if (r == 0) {
+			r = mempool_found(share, im);
+			if (r < 0) {
+				import_unlink(im);
+				import_drop(im);
+			}
+		}
+		pthread_mutex_unlock(&lock);
+	}
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	errno = saved;
+	return (struct rte_mempool *)(uintptr_t)share->mempool;
+}
+
+CD_EXPORT int contig_dpdk_heap_detach(const struct contig_dpdk_share *share)
+{
+	struct import *im;
+	int saved = errno, r = share_check(share);
+
+	if (r == 0)
+		r = eal_ready();
+	if (r < 0)
+		return public_ret(r, saved);
+	pthread_mutex_lock(&lock);
+	im = import_find(share);
+	if (im) {
+		import_unlink(im);
+		import_drop(im);
+	}
+	pthread_mutex_unlock(&lock);
+	return public_ret(im ? 0 : -ENOENT, saved);
 }

@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contig.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,6 +83,114 @@ int contig_dpdk_dma_map(void *base, size_t len);
 
 /* Undo contig_dpdk_dma_map with the same base and len. 0 or -1/errno. */
 int contig_dpdk_dma_unmap(void *base, size_t len);
+
+/*
+ * Sharing a heap, or an mbuf pool on it, with other processes - each an
+ * independent DPDK primary with its own EAL ("--no-huge --no-shconf" and its
+ * own --file-prefix), without DPDK's multi-process machinery (no
+ * --proc-type=secondary, no shared runtime directory, no IPC).
+ *
+ * The exporter describes its heap in a struct contig_dpdk_share: one contig
+ * handle per region of the heap with the virtual address it lies at there.
+ * The share is plain bytes; send it by any channel (pipe, socket, file).
+ * The importer maps every region at the same virtual address
+ * (contig_import(handle, va), so pointers inside stay valid) and registers
+ * it with its own EAL as external memory whose IOVAs are the regions'
+ * physical addresses (rte_extmem_register, then rte_dev_dma_map on every
+ * probed ethdev, as contig_dpdk_dma_map does).
+ *
+ * What the importer may do with it: use the objects the exporter built
+ * there, at their addresses - an mbuf pool (get, put, an RX queue of its
+ * own ports), rte_rings, plain buffers. What it must not do: rte_malloc,
+ * rte_free, rte_mempool_free or rte_ring_free anything in it. The heap's
+ * malloc metadata lives in the shared memory but its bookkeeping (the heap,
+ * the memzone table) lives in the exporter's EAL only, so the importer has
+ * no heap on it, and the import never touches the metadata. A pool shared
+ * this way must have no per-lcore cache (cache_size 0): lcore ids of
+ * independent EALs collide, so two processes would use one cache at once.
+ * The mempool ops (ring_mp_mc ...) are found through a per-process table
+ * by index: the importer must have registered the same ops at the same
+ * index, which holds for the same DPDK build loading the same drivers;
+ * import checks it by name. The exporter must keep the pool and the heap
+ * until every importer has detached; mbufs an importer holds when it dies
+ * are lost to the pool (as with DPDK secondaries), its memory is not: the
+ * regions go back to contigd when their last holder frees them or dies.
+ */
+
+/* Regions of one heap a share can carry (a heap made of more: E2BIG). */
+#define CONTIG_DPDK_SHARE_CHUNKS 16
+#define CONTIG_DPDK_SHARE_MAGIC 0x31736463u /* "cds1" */
+
+struct contig_dpdk_share_chunk {
+	struct contig_handle handle; /* contig_export of the region */
+	uint64_t va;                 /* its address in the exporter, and in importers */
+	uint64_t len;                /* bytes mapped: whole pool pages */
+	uint64_t phys;               /* physical address of its first byte */
+	uint64_t page_size;          /* pool page size */
+};
+
+struct contig_dpdk_share {
+	uint32_t magic;          /* CONTIG_DPDK_SHARE_MAGIC */
+	uint32_t nchunks;        /* 1..CONTIG_DPDK_SHARE_CHUNKS */
+	char heap_name[32];      /* the exporter's heap */
+	char dpdk_version[64];   /* rte_version() of the exporter */
+	uint64_t mempool;        /* address of the shared rte_mempool, 0 for a bare heap */
+	uint32_t ops_index;      /* its mempool ops: index in rte_mempool_ops_table ... */
+	uint32_t mempool_hdr_size; /* sizeof(struct rte_mempool) of the exporter */
+	char ops_name[32];       /* ... and the name registered at that index */
+	struct contig_dpdk_share_chunk chunks[CONTIG_DPDK_SHARE_CHUNKS];
+};
+
+struct rte_mempool;
+
+/*
+ * Exporter: describe the heap heap_name (made by contig_dpdk_heap_create in
+ * this process) in *ret_share, with mempool = 0. Every region gets a handle
+ * (contig_export). 0 or -1 with errno: EINVAL, ENODEV, ENOENT (no such heap
+ * of this library), E2BIG (more than CONTIG_DPDK_SHARE_CHUNKS regions), and
+ * the errors of contig_export.
+ */
+int contig_dpdk_heap_export(const char *heap_name, struct contig_dpdk_share *ret_share);
+
+/*
+ * Exporter: the same for the heap holding mp, and mp itself: its address
+ * and its mempool ops. mp must have been created on a contig heap's socket
+ * id with cache_size 0 and be populated. Errors as above, and: EINVAL (mp
+ * NULL, not populated, or with a per-lcore cache), ENOENT (mp's header,
+ * pool data or objects are not all in one contig heap of this process).
+ */
+int contig_dpdk_mempool_export(const struct rte_mempool *mp, struct contig_dpdk_share *ret_share);
+
+/*
+ * Importer (another process, after its own rte_eal_init): map every region
+ * of the share at its address and register it as external memory with its
+ * physical addresses as IOVAs. All or nothing. 0 or -1 with errno: EINVAL
+ * (not a share), ENODEV, EEXIST (an address is taken in this process, e.g.
+ * by an earlier import of the same share), ENOENT (a region is gone or its
+ * handle revoked), EACCES, EPROTO (a handle names another region than the
+ * share says), ENOSPC (no memory segment list left in this EAL).
+ */
+int contig_dpdk_heap_import(const struct contig_dpdk_share *share);
+
+/*
+ * Importer: contig_dpdk_heap_import, then the exporter's mempool, checked
+ * and returned as is (the same pointer). NULL with errno: the errors of
+ * contig_dpdk_heap_import; EINVAL (the share has no mempool, or the pool
+ * found there has a cache or lies outside the share); EPROTO (another DPDK
+ * version, another struct rte_mempool, or other mempool ops at the pool's
+ * ops index: load the same drivers in the same order). On failure nothing
+ * stays mapped; the checks that need no mapping come first.
+ */
+struct rte_mempool *contig_dpdk_mempool_import(const struct contig_dpdk_share *share);
+
+/*
+ * Importer: undo contig_dpdk_heap_import or contig_dpdk_mempool_import:
+ * unregister the memory and drop this process's references (the exporter's
+ * and other importers' mappings stay). Nothing of the share may be in use
+ * here (no mbuf held, no port with an RX queue on the pool). 0 or -1 with
+ * errno: EINVAL, ENODEV, ENOENT (not imported by this process).
+ */
+int contig_dpdk_heap_detach(const struct contig_dpdk_share *share);
 
 #ifdef __cplusplus
 }

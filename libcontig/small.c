@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * small.c - the small-region cache, on when CONTIG_SMALL_CACHE=1.
+ *
+ * A request of at most 64 KiB without a floor, ceiling or node is carved
+ * from a pool page this process leases for one size class (4, 8, 16, 32 or
+ * 64 KiB): no round trip to the daemon, no syscall. A block is aligned to
+ * its class size, so it is physically contiguous (it lies in one hugepage)
+ * and crosses no boundary >= its size. Blocks are zeroed when freed, so they
+ * are zero when handed out; they are only ever reused inside this process.
+ * A slab page whose blocks are all free goes back to the daemon, except one
+ * kept per class (hysteresis), and all of them before contig_query.
+ *
+ * What it costs: a carved region cannot be exported (its page holds other
+ * regions of this process): contig_export says ENOTSUP. That is why the
+ * cache is opt-in.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contig.h"
+#include "internal.h"
+
+#define SMALL_MAX    (64u << 10)
+#define CLASS_MIN    12 /* 4 KiB */
+#define NCLASSES     5  /* 4 .. 64 KiB */
+
+struct slab {
+	struct lc_region reg;   /* one pool page, outside the table of live regions */
+	unsigned cls;           /* log2 of the block size */
+	uint32_t nblocks, nfree;
+	uint64_t *used;         /* bit per block */
+	uint32_t *nbytes;       /* size asked, per block */
+};
+
+static pthread_mutex_t small_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slab *slabs;
+static size_t nslabs, cap;
+static int enabled = -1;    /* -1: not decided yet */
+
+void small_atfork_lock(void)
+{
+	pthread_mutex_lock(&small_lock);
+}
+
+void small_atfork_unlock(void)
+{
+	pthread_mutex_unlock(&small_lock);
+}
+
+bool small_wanted(const struct proto_alloc *a)
+{
+	if (enabled < 0) {
+		const char *e = getenv("CONTIG_SMALL_CACHE");
+		enabled = e && !strcmp(e, "1");
+	}
+	return enabled && a->nbytes <= SMALL_MAX && a->lowest == 0 &&
+	       a->highest == CONTIG_MAX_ADDRESS && a->node == CONTIG_NODE_ANY && !a->flags;
+}
+
+static unsigned class_of(uint64_t nbytes)
+{
+	unsigned c = CLASS_MIN;
+
+	while ((1ull << c) < nbytes)
+		c++;
+	return c;
+}
+
+/* The slab holding va, or NULL. Called with small_lock held. */
+static struct slab *slab_of(uintptr_t va)
+{
+	for (size_t i = 0; i < nslabs; i++)
+		if (va - slabs[i].reg.base < slabs[i].reg.mapped)
+			return &slabs[i];
+	return NULL;
+}
+
+static int slab_new(unsigned cls, struct slab **ret)
+{
+	struct proto_alloc a = { .nbytes = 1, .highest = CONTIG_MAX_ADDRESS, .node = -1 };
+	struct slab s = { .cls = cls };
+	int r;
+
+	if (nslabs == cap) {
+		size_t ncap = cap ? cap * 2 : 8;
+		struct slab *n = realloc(slabs, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		slabs = n;
+		cap = ncap;
+	}
+	r = lc_region_alloc(&a, &s.reg);
+	if (r < 0)
+		return r;
+	s.nblocks = (uint32_t)(s.reg.mapped >> cls);
+	s.nfree = s.nblocks;
+	s.used = calloc((s.nblocks + 63) / 64, sizeof(*s.used));
+	s.nbytes = calloc(s.nblocks, sizeof(*s.nbytes));
+	if (!s.used || !s.nbytes) {
+		free(s.used);
+		free(s.nbytes);
+		lc_region_release(&s.reg);
+		return -ENOMEM;
+	}
+	slabs[nslabs] = s;
+	*ret = &slabs[nslabs++];
+	return 0;
+}
+
+static void slab_drop(size_t i)
+{
+	struct slab s = slabs[i];
+
+	slabs[i] = slabs[--nslabs];
+	free(s.used);
+	free(s.nbytes);
+	lc_region_release(&s.reg);
+}
+
+int small_alloc(const struct proto_alloc *a, void **ret)
+{
+	unsigned cls = class_of(a->nbytes);
+	struct slab *s = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&small_lock);
+	for (size_t i = 0; i < nslabs && !s; i++)
+		if (slabs[i].cls == cls && slabs[i].nfree)
+			s = &slabs[i];
+	if (!s)
+		r = slab_new(cls, &s);
+	if (r == 0) {
+		for (uint32_t w = 0;; w++) {
+			if (s->used[w] == UINT64_MAX)
+				continue;
+			uint32_t b = w * 64 + (uint32_t)__builtin_ctzll(~s->used[w]);
+			s->used[w] |= 1ull << (b % 64);
+			s->nbytes[b] = (uint32_t)a->nbytes;
+			s->nfree--;
+			*ret = (void *)(s->reg.base + ((uintptr_t)b << cls));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&small_lock);
+	return r;
+}
+
+/* Keep at most one empty slab per class. Called with small_lock held. */
+static void trim_class(unsigned cls, bool all)
+{
+	bool kept = all;
+
+	for (size_t i = nslabs; i-- > 0;) {
+		if (slabs[i].cls != cls || slabs[i].nfree != slabs[i].nblocks)
+			continue;
+		if (!kept) {
+			kept = true;
+			continue;
+		}
+		slab_drop(i);
+	}
+}
+
+bool small_free(void *base)
+{
+	uintptr_t va = (uintptr_t)base;
+	struct slab *s;
+	bool mine = false;
+
+	pthread_mutex_lock(&small_lock);
+	s = slab_of(va);
+	if (s) {
+		/* Inside a slab: ours whether or not it is a live base (an
+		 * interior or stale pointer is ignored, as contig_free says). */
+		mine = true;
+		uintptr_t off = va - s->reg.base;
+		uint32_t b = (uint32_t)(off >> s->cls);
+		if (!(off & ((1ull << s->cls) - 1)) && (s->used[b / 64] & (1ull << (b % 64)))) {
+			memset(base, 0, 1ull << s->cls);
+			s->used[b / 64] &= ~(1ull << (b % 64));
+			s->nbytes[b] = 0;
+			s->nfree++;
+			regions_changed();
+			if (s->nfree == s->nblocks)
+				trim_class(s->cls, false);
+		}
+	}
+	pthread_mutex_unlock(&small_lock);
+	return mine;
+}
+
+/* The live block holding va, or false. Called with small_lock held. */
+static bool block_of(uintptr_t va, struct slab **ret_s, uint32_t *ret_b)
+{
+	struct slab *s = slab_of(va);
+
+	if (!s)
+		return false;
+	uint32_t b = (uint32_t)((va - s->reg.base) >> s->cls);
+	if (!(s->used[b / 64] & (1ull << (b % 64))) ||
+	    va - s->reg.base - ((uintptr_t)b << s->cls) >= s->nbytes[b])
+		return false;
+	*ret_s = s;
+	*ret_b = b;
+	return true;
+}
+
+bool small_owns(const void *va)
+{
+	struct slab *s;
+	uint32_t b;
+	bool r;
+
+	pthread_mutex_lock(&small_lock);
+	r = block_of((uintptr_t)va, &s, &b);
+	pthread_mutex_unlock(&small_lock);
+	return r;
+}
+
+uint64_t small_phys(uintptr_t va)
+{
+	uint64_t phys = CONTIG_PHYS_INVALID;
+	struct slab *s;
+	uint32_t b;
+
+	if (enabled <= 0)
+		return phys;
+	pthread_mutex_lock(&small_lock);
+	uint64_t gen = lc_table_gen();
+	if (block_of(va, &s, &b)) {
+		uintptr_t base = s->reg.base + ((uintptr_t)b << s->cls);
+		phys = s->reg.phys + (va - s->reg.base);
+		lc_phys_cache(base, base + s->nbytes[b], s->reg.phys + (base - s->reg.base), gen);
+	}
+	pthread_mutex_unlock(&small_lock);
+	return phys;
+}
+
+int small_info(const void *va, struct contig_region_info *ret)
+{
+	struct slab *s;
+	uint32_t b;
+	int r = -ENOENT;
+
+	if (enabled <= 0)
+		return r;
+	pthread_mutex_lock(&small_lock);
+	if (block_of((uintptr_t)va, &s, &b)) {
+		uintptr_t base = s->reg.base + ((uintptr_t)b << s->cls);
+		*ret = (struct contig_region_info){
+			.base = (void *)base, .nbytes = s->nbytes[b], .mapped_bytes = 1ull << s->cls,
+			.page_size = s->reg.page_size, .phys = s->reg.phys + (base - s->reg.base),
+			.node = s->reg.node,
+		};
+		r = 0;
+	}
+	pthread_mutex_unlock(&small_lock);
+	return r;
+}
+
+void small_trim(void)
+{
+	if (enabled <= 0)
+		return;
+	pthread_mutex_lock(&small_lock);
+	for (unsigned c = CLASS_MIN; c < CLASS_MIN + NCLASSES; c++)
+		trim_class(c, true);
+	pthread_mutex_unlock(&small_lock);
+}
+
+/* In the child after fork: the slab pages were not inherited. */
+void small_forget(void)
+{
+	for (size_t i = 0; i < nslabs; i++) {
+		free(slabs[i].used);
+		free(slabs[i].nbytes);
+	}
+	free(slabs);
+	slabs = NULL;
+	nslabs = cap = 0;
+}
