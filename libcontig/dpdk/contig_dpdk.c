@@ -490,6 +490,11 @@ CD_EXPORT int contig_dpdk_dma_unmap(void *base, size_t len)
 
 /* ---- sharing a heap with other processes (contig_dpdk_share) ---- */
 
+/* The share crosses process (and build) boundaries as bytes. */
+_Static_assert(sizeof(struct contig_dpdk_share_chunk) == 64, "contig_dpdk_share_chunk");
+_Static_assert(sizeof(struct contig_dpdk_share) == 152 + 64 * CONTIG_DPDK_SHARE_CHUNKS,
+	       "contig_dpdk_share");
+
 /* A share this process imported: its regions, mapped at the exporter's
  * addresses and registered as external memory. */
 struct import {
@@ -719,7 +724,8 @@ static int chunk_import(const struct contig_dpdk_share_chunk *sc, struct chunk *
 		contig_free(p);
 		return r;
 	}
-	*ret = (struct chunk){.base = p, .len = sc->len, .page_size = sc->page_size, .phys = sc->phys};
+	*ret =
+	    (struct chunk){.base = p, .len = sc->len, .page_size = sc->page_size, .phys = sc->phys};
 	return 0;
 }
 

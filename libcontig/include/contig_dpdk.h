@@ -115,6 +115,15 @@ int contig_dpdk_dma_unmap(void *base, size_t len);
  * until every importer has detached; mbufs an importer holds when it dies
  * are lost to the pool (as with DPDK secondaries), its memory is not: the
  * regions go back to contigd when their last holder frees them or dies.
+ * mbuf dynamic fields and flags are registered per EAL: register the same
+ * ones in the same order in every process that shares a pool, or none.
+ *
+ * Addresses: the exporter's regions lie where contig_alloc put them, in
+ * the mmap area the kernel randomises per process, so in another process
+ * the same range is almost always free (EAL --no-huge keeps its own memory
+ * near 4 GiB); import right after rte_eal_init, before the importer maps
+ * much of its own. EEXIST says the range was taken, and nothing is left
+ * mapped.
  */
 
 /* Regions of one heap a share can carry (a heap made of more: E2BIG). */
@@ -123,21 +132,21 @@ int contig_dpdk_dma_unmap(void *base, size_t len);
 
 struct contig_dpdk_share_chunk {
 	struct contig_handle handle; /* contig_export of the region */
-	uint64_t va;                 /* its address in the exporter, and in importers */
-	uint64_t len;                /* bytes mapped: whole pool pages */
-	uint64_t phys;               /* physical address of its first byte */
-	uint64_t page_size;          /* pool page size */
+	uint64_t va;		     /* its address in the exporter, and in importers */
+	uint64_t len;		     /* bytes mapped: whole pool pages */
+	uint64_t phys;		     /* physical address of its first byte */
+	uint64_t page_size;	     /* pool page size */
 };
 
 struct contig_dpdk_share {
-	uint32_t magic;          /* CONTIG_DPDK_SHARE_MAGIC */
-	uint32_t nchunks;        /* 1..CONTIG_DPDK_SHARE_CHUNKS */
-	char heap_name[32];      /* the exporter's heap */
-	char dpdk_version[64];   /* rte_version() of the exporter */
-	uint64_t mempool;        /* address of the shared rte_mempool, 0 for a bare heap */
-	uint32_t ops_index;      /* its mempool ops: index in rte_mempool_ops_table ... */
+	uint32_t magic;		   /* CONTIG_DPDK_SHARE_MAGIC */
+	uint32_t nchunks;	   /* 1..CONTIG_DPDK_SHARE_CHUNKS */
+	char heap_name[32];	   /* the exporter's heap */
+	char dpdk_version[64];	   /* rte_version() of the exporter */
+	uint64_t mempool;	   /* address of the shared rte_mempool, 0 for a bare heap */
+	uint32_t ops_index;	   /* its mempool ops: index in rte_mempool_ops_table ... */
 	uint32_t mempool_hdr_size; /* sizeof(struct rte_mempool) of the exporter */
-	char ops_name[32];       /* ... and the name registered at that index */
+	char ops_name[32];	   /* ... and the name registered at that index */
 	struct contig_dpdk_share_chunk chunks[CONTIG_DPDK_SHARE_CHUNKS];
 };
 
