@@ -21,24 +21,6 @@ static uint64_t region_bytes(const struct server *srv, const struct region *rg)
 	return (uint64_t)rg->npages * srv->pool.page_size;
 }
 
-static int on_hello(struct session *s, const struct proto_msg *m)
-{
-	struct proto_hello_reply rep = {
-		.version = PROTO_VERSION,
-		.max_fds = PROTO_MAX_FDS,
-		.page_size = s->srv->pool.page_size,
-		.session_id = s->id,
-		.pool_bytes = (uint64_t)s->srv->pool.npages * s->srv->pool.page_size,
-	};
-
-	if (s->hello)
-		return -EPROTO;
-	if (m->body.hello.version < 1)
-		return -EPROTONOSUPPORT;
-	s->hello = true;
-	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep), NULL, 0);
-}
-
 /* Queue the datagrams that hand a leased region's pages to the client. */
 static int send_region(struct session *s, uint32_t request, const struct region *rg)
 {
@@ -80,13 +62,40 @@ static struct usage uid_usage(const struct server *srv, uid_t uid)
 
 	list_for_each_safe(n, t, &srv->sessions) {
 		const struct session *o = container_of(n, struct session, link);
-		if (o->dead || o->cred.uid != uid)
+		if (o->dead || o->cred.uid != uid || !o->hello)
 			continue;
 		u.sessions++;
 		u.regions += o->nregions;
 		u.bytes += o->bytes;
 	}
 	return u;
+}
+
+static int on_hello(struct session *s, const struct proto_msg *m)
+{
+	struct proto_hello_reply rep = {
+		.version = PROTO_VERSION,
+		.max_fds = PROTO_MAX_FDS,
+		.page_size = s->srv->pool.page_size,
+		.session_id = s->id,
+		.pool_bytes = (uint64_t)s->srv->pool.npages * s->srv->pool.page_size,
+	};
+
+	if (s->hello)
+		return -EPROTO;
+	if (m->body.hello.version < 1)
+		return -EPROTONOSUPPORT;
+	if (s->cred.uid != 0 && uid_usage(s->srv, s->cred.uid).sessions >= s->srv->limits.uid_max_sessions) {
+		/* Said before the session is closed, so the client reports EDQUOT. */
+		struct proto_status st = { .error = EDQUOT };
+		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+		size_t len = proto_encode(out, PROTO_STATUS, m->hdr.request, &st, sizeof(st));
+		(void)proto_send(s->src.fd, out, len, NULL, 0);
+		s->srv->pool.stats.fail_edquot++;
+		return -EDQUOT;
+	}
+	s->hello = true;
+	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep), NULL, 0);
 }
 
 /* Would one more region of bytes put the session or its uid over quota? */

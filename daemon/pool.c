@@ -481,6 +481,9 @@ void pool_lease_drop(struct pool *p, struct lease *l)
 
 	lease_unlink(l);
 	free(l);
+	/* A dead holder may have left a device writing into the region: it
+	 * goes through quarantine even if a live holder frees it last. */
+	rg->holder_died = true;
 	if (!rg->nleases)
 		region_release(p, rg, true);
 }
@@ -494,7 +497,7 @@ void pool_lease_put(struct pool *p, struct lease *l)
 	lease_unlink(l);
 	free(l);
 	if (!rg->nleases)
-		region_release(p, rg, false);
+		region_release(p, rg, rg->holder_died);
 }
 
 uint32_t pool_reclaiming(const struct pool *p)
@@ -542,8 +545,11 @@ uint32_t pool_reclaim_collect(struct pool *p)
 			/* The kernel had no page for us (someone took it between
 			 * punch and refault): retried by pool_retry_lost. A page
 			 * that failed to zero in place is revoked instead. */
-			if (d.page.fd >= 0)
+			if (d.page.fd >= 0) {
+				if (p->ops->unpin)
+					p->ops->unpin(p->ops_ctx, d.id);
 				(void)p->ops->revoke(p->ops_ctx, p->page_size, &d.page);
+			}
 			p->pages[d.id] = (struct backing_page){ .fd = -1 };
 			extent_set_state(&p->ext, d.id, EXTENT_LOST);
 			p->stats.lost++;

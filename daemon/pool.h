@@ -62,6 +62,7 @@ struct region {
 	uint32_t nleases;
 	bool exported;
 	bool revoked;                /* no new imports */
+	bool holder_died;            /* quarantine it when it is finally released */
 	uint8_t token[24];           /* export capability, random */
 	uint32_t ids[];              /* page ids, in physical order */
 };
