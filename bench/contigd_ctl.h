@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contigd_ctl.h - start and stop the benchmark's own contigd (see
+ * contigd_ctl.c), and read a process's memory figures.
+ */
+#ifndef CONTIG_BENCH_CONTIGD_CTL_H
+#define CONTIG_BENCH_CONTIGD_CTL_H
+
+#include <sys/types.h>
+
+#include "bench.h"
+
+struct contigd {
+	pid_t pid;
+	char sock[108];
+	char log[128];
+	char conf[128];
+	uint64_t t_spawn, t_ready; /* CLOCK_MONOTONIC ns: fork, first accepted connect */
+};
+
+/* Start cfg->contigd on tmpdir/name.sock with a pool of pool_bytes and, if
+ * config is not NULL, those "key = value" lines as its --config file;
+ * returns once the socket accepts (0), or -errno (the log says why). */
+int contigd_start(const struct run_cfg *cfg, struct contigd *d, const char *name,
+		  uint64_t pool_bytes, const char *config);
+/* SIGTERM and wait: the exit status (0 = clean), or -1. */
+int contigd_stop(struct contigd *d);
+/* N of the log line "pinned in N ms", or -1. */
+long contigd_pinned_ms(const struct contigd *d);
+/* "N runs, largest X" of the same line ("" if absent). */
+void contigd_log_runs(const struct contigd *d, char *buf, size_t len);
+/* A "Field:   N kB" line of /proc/PID/status, in kB; -1 if absent. */
+long proc_status_kb(pid_t pid, const char *field);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * groups.c - the figures of the report, in the order they are printed.
+ */
+#include "bench.h"
+
+const struct bench_group bench_groups[] = {
+	{ G_FLOOR_IPC, "Floor: SOCK_SEQPACKET round trips between two processes", false },
+	{ G_FLOOR_ZERO, "Floor: zeroing with memset and with non-temporal stores", false },
+	{ G_FLOOR_FAULT, "Floor: kernel fault-in of 2 MiB hugepages (the kernel zeroes them)",
+	  false },
+	{ G_FLOOR_PUNCH, "Floor: fallocate(PUNCH_HOLE) of a mapped 2 MiB hugetlb page", false },
+	{ G_SMALL4K, "alloc+free 4 KiB, zeroed", false },
+	{ G_SMALL64K, "alloc+free 64 KiB, zeroed", false },
+	{ G_ALLOC2M, "alloc+touch+free 2 MiB, physically contiguous", false },
+	{ G_ALLOC64M, "alloc+touch+free 64 MiB, physically contiguous", false },
+	{ G_RAW64, "raw mmap(MAP_HUGETLB) of 64 MiB: physically contiguous at all?", false },
+	{ G_V2P, "virtual → physical address of a byte", false },
+	{ G_RTT, "a request to an idle daemon: contig_query round trips, back to back", false },
+	{ G_FIRST, "a new process's first 2 MiB region: from main() to the region in hand",
+	  false },
+	{ "firstexec", "the same seen by the parent: fork + exec + region + exit + wait", false },
+	{ G_READY, "ready to serve with 1024 pages of 2 MiB", false },
+	{ G_FRAG_FAIL,
+	  "fragmentation: 1 GiB kept 80% full, 20,000 random alloc/free of 2–32 MiB contiguous: "
+	  "failures with enough free memory",
+	  false },
+	{ G_FRAG_RUN, "fragmentation: largest contiguous allocation possible at the end", true },
+	{ G_RECLAIM, "reclaim: freed pages back in the pool", true },
+	{ G_CONC2, "concurrency, 2 client processes: alloc+touch+free 2 MiB", false },
+	{ G_CONC8, "concurrency, 8 client processes: alloc+touch+free 2 MiB", false },
+	{ G_CONC64, "concurrency, 64 client processes: alloc+touch+free 2 MiB", false },
+	{ G_CONCOPS, "concurrency: aggregate alloc+free pairs per second", true },
+	{ G_RSS, "daemon memory (VmRSS, idle, after the workloads)", false },
+};
+
+const size_t bench_ngroups = sizeof(bench_groups) / sizeof(bench_groups[0]);
