@@ -310,8 +310,10 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	ticks += n;
 	if (pool_retry_lost(&srv.pool))
 		log_info("retrying the reclaim of lost pages");
-	if (arg.audit_interval_s && ticks % arg.audit_interval_s == 0)
-		pool_audit(&srv.pool);
+	/* The whole pool once per audit-interval, a slice per second. */
+	if (arg.audit_interval_s)
+		pool_audit_step(&srv.pool, (srv.pool.npages + arg.audit_interval_s - 1) /
+						   arg.audit_interval_s);
 	notify_status();
 	sd_notify(0, "WATCHDOG=1");
 }
@@ -346,6 +348,7 @@ static void on_turn_end(struct loop *l)
 	/* A session that died this turn may have put pages in quarantine. */
 	if (srv.pool.q_len && !quarantine_armed)
 		quarantine_arm(pool_quarantine_expire(&srv.pool, now_ns()));
+	pool_reclaim_kick(&srv.pool);
 }
 
 static void handled_signals(sigset_t *mask)

@@ -28,20 +28,25 @@ uint64_t now_ns(void)
 
 struct fault_job {
 	struct pool *p;
-	uint32_t first, step, end;
+	uint32_t *next;              /* shared: the next id to fault */
+	uint32_t end;
 	int error;
 };
 
-/* Start-up fault-in: thread k takes ids k, k+step, ...; the kernel's zeroing
- * of each page is what costs, so the cores share it. */
+/* Start-up fault-in: the kernel's zeroing of each page is what costs, so
+ * every thread takes the next page from one counter (a thread whose CPU is
+ * busy elsewhere simply takes fewer). */
 static void *fault_worker(void *arg)
 {
 	struct fault_job *job = arg;
 	struct pool *p = job->p;
 
-	for (uint32_t id = job->first; id < job->end; id += job->step) {
+	for (;;) {
+		uint32_t id = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED);
 		int r;
 
+		if (id >= job->end)
+			break;
 		if (p->want_node && p->ops->bind) {
 			r = p->ops->bind(p->ops_ctx, p->want_node[id]);
 			if (r < 0) {
@@ -64,7 +69,7 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 {
 	struct fault_job jobs[16];
 	pthread_t tids[16];
-	uint32_t n = threads, got = 0;
+	uint32_t n = threads, got = 0, next = 0;
 	int r = 0;
 
 	if (n == 0) {
@@ -76,7 +81,7 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 	if (n > nfault)
 		n = nfault ? nfault : 1;
 	for (uint32_t k = 0; k < n; k++) {
-		jobs[k] = (struct fault_job){ .p = p, .first = k, .step = n, .end = nfault };
+		jobs[k] = (struct fault_job){ .p = p, .next = &next, .end = nfault };
 		if (k > 0 && pthread_create(&tids[k], NULL, fault_worker, &jobs[k]) != 0) {
 			jobs[k].error = -EAGAIN;
 			fault_worker(&jobs[k]);
@@ -202,9 +207,11 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	p->slots = calloc(p->npages, sizeof(*p->slots));
 	p->free_slots = calloc(p->npages, sizeof(*p->free_slots));
 	p->quarantine = calloc(p->npages, sizeof(*p->quarantine));
+	p->pending = calloc(p->npages, sizeof(*p->pending));
 	phys = calloc(p->npages, sizeof(*phys));
 	node = calloc(p->npages, sizeof(*node));
-	if (!p->pages || !p->slots || !p->free_slots || !p->quarantine || !phys || !node) {
+	if (!p->pages || !p->slots || !p->free_slots || !p->quarantine || !p->pending || !phys ||
+	    !node) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -293,6 +300,8 @@ void pool_destroy(struct pool *p)
 	free(p->slots);
 	free(p->free_slots);
 	free(p->quarantine);
+	free(p->pending);
+	p->pending = NULL;
 	free(p->want_node);
 	p->want_node = NULL;
 	p->quarantine = NULL;
@@ -408,7 +417,7 @@ static void page_revoke(struct pool *p, uint32_t id)
 	 * that kept a mapping could see the next owner's data. */
 	if (p->zero_in_place && p->ops->zero) {
 		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-		reclaim_push_zero(&p->reclaim, id, &p->pages[id]);
+		p->pending[p->npending++] = (struct reclaim_job){ id, -1, p->pages[id] };
 		return;
 	}
 
@@ -424,7 +433,17 @@ static void page_revoke(struct pool *p, uint32_t id)
 			 p->ext.pages[id].phys, strerror(-r));
 	}
 	extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-	reclaim_push(&p->reclaim, id, p->want_node ? p->want_node[id] : -1);
+	p->pending[p->npending++] = (struct reclaim_job){
+		id, p->want_node ? p->want_node[id] : -1, { .fd = -1 } };
+}
+
+/* Hand the pages revoked during this loop turn to the reclaim workers: after
+ * the replies of the turn went out, so a worker waking on the second core
+ * never delays the FREE answer, and with one lock and one wake-up. */
+void pool_reclaim_kick(struct pool *p)
+{
+	reclaim_submit(&p->reclaim, p->pending, p->npending);
+	p->npending = 0;
 }
 
 /* Revoke every page now (or after quarantine), then let the reclaim thread
@@ -459,12 +478,15 @@ uint64_t pool_quarantine_expire(struct pool *p, uint64_t now)
 		struct quarantine_entry *e = &p->quarantine[p->q_head];
 		/* Deadlines only grow, unless SIGHUP shortened the delay: then
 		 * an entry behind a later one waits a little longer. Harmless. */
-		if (e->deadline > now)
+		if (e->deadline > now) {
+			pool_reclaim_kick(p);
 			return e->deadline;
+		}
 		page_revoke(p, e->id);
 		p->q_head = (p->q_head + 1) % p->npages;
 		p->q_len--;
 	}
+	pool_reclaim_kick(p); /* from a timer: no reply is waiting on us */
 	return 0;
 }
 
@@ -592,7 +614,8 @@ uint32_t pool_retry_lost(struct pool *p)
 		if (p->ext.pages[id].state != EXTENT_LOST)
 			continue;
 		extent_set_state(&p->ext, id, EXTENT_RECLAIMING);
-		reclaim_push(&p->reclaim, id, p->want_node ? p->want_node[id] : -1);
+		p->pending[p->npending++] = (struct reclaim_job){
+			id, p->want_node ? p->want_node[id] : -1, { .fd = -1 } };
 		n++;
 	}
 	return n;
@@ -600,10 +623,17 @@ uint32_t pool_retry_lost(struct pool *p)
 
 uint32_t pool_audit(struct pool *p)
 {
-	uint32_t moved = 0;
+	p->audit_cursor = 0;
+	return pool_audit_step(p, p->npages);
+}
 
-	p->stats.audits++;
-	for (uint32_t id = 0; id < p->npages; id++) {
+uint32_t pool_audit_step(struct pool *p, uint32_t n)
+{
+	uint32_t moved = 0, end = p->audit_cursor + n;
+
+	if (end > p->npages)
+		end = p->npages;
+	for (uint32_t id = p->audit_cursor; id < end; id++) {
 		struct backing_page *pg = &p->pages[id];
 		uint64_t phys;
 		int32_t node;
@@ -620,6 +650,10 @@ uint32_t pool_audit(struct pool *p)
 		if (p->ext.pages[id].state == EXTENT_FREE && extent_set_phys(&p->ext, id, phys, node) == 0)
 			pg->phys = phys;
 	}
+	/* A pass is done when the cursor wraps. */
+	p->audit_cursor = end < p->npages ? end : 0;
+	if (!p->audit_cursor)
+		p->stats.audits++;
 	return moved;
 }
 

@@ -135,6 +135,9 @@ struct pool {
 		uint64_t deadline;
 	} *quarantine;               /* FIFO ring of npages */
 	uint32_t q_head, q_len;
+	struct reclaim_job *pending; /* revoked this turn, for pool_reclaim_kick */
+	uint32_t npending;
+	uint32_t audit_cursor;
 	struct pool_stats stats;
 	uint64_t started_ns;
 };
@@ -186,8 +189,13 @@ uint32_t pool_retry_lost(struct pool *p);
 /* Pages still being reclaimed. */
 uint32_t pool_reclaiming(const struct pool *p);
 
-/* Re-read every live page's physical address; returns pages that moved. */
+/* Re-read every page's physical address; returns pages that moved. */
 uint32_t pool_audit(struct pool *p);
+/* The same for the next n pages (the periodic audit, in slices, so the loop
+ * never stalls on a large pool). A wrap completes a pass (stats.audits). */
+uint32_t pool_audit_step(struct pool *p, uint32_t n);
+/* Hand this turn's revoked pages to the reclaim workers (end of a turn). */
+void pool_reclaim_kick(struct pool *p);
 
 /* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
 void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);

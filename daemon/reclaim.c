@@ -3,12 +3,14 @@
  * reclaim.c - see reclaim.h. Workers share one queue under one lock; the
  * lock is never held across the acquire, which is where the time goes.
  */
+#define _GNU_SOURCE
 #include "reclaim.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static uint64_t mono_ns(void)
@@ -22,6 +24,10 @@ static uint64_t mono_ns(void)
 static void *reclaim_main(void *arg)
 {
 	struct reclaim *rc = arg;
+
+	/* Below the loop: on a machine with as many busy workers as cores, the
+	 * loop must still get the CPU to answer requests promptly. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 
 	pthread_mutex_lock(&rc->lock);
 	for (;;) {
@@ -124,26 +130,20 @@ void reclaim_stop(struct reclaim *rc)
 	rc->cap = 0;
 }
 
-void reclaim_push_zero(struct reclaim *rc, uint32_t id, const struct backing_page *pg)
+void reclaim_submit(struct reclaim *rc, const struct reclaim_job *jobs, uint32_t n)
 {
+	if (!n)
+		return;
 	pthread_mutex_lock(&rc->lock);
-	rc->keep[id] = *pg;
-	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
-	rc->todo_len++;
-	rc->in_flight++;
-	pthread_cond_signal(&rc->wake);
-	pthread_mutex_unlock(&rc->lock);
-}
-
-void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node)
-{
-	pthread_mutex_lock(&rc->lock);
-	rc->node[id] = node;
-	rc->keep[id].fd = -1;
-	rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
-	rc->todo_len++;
-	rc->in_flight++;
-	pthread_cond_signal(&rc->wake);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = jobs[i].id;
+		rc->node[id] = jobs[i].node;
+		rc->keep[id] = jobs[i].keep;
+		rc->todo[(rc->todo_head + rc->todo_len) % rc->cap] = id;
+		rc->todo_len++;
+		rc->in_flight++;
+	}
+	pthread_cond_broadcast(&rc->wake);
 	pthread_mutex_unlock(&rc->lock);
 }
 

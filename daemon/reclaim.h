@@ -54,10 +54,15 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
 /* Stops the thread; results not popped are handed back through drop(). */
 void reclaim_stop(struct reclaim *rc);
 /* Reclaim page id, from node (or any node for -1). */
-void reclaim_push(struct reclaim *rc, uint32_t id, int32_t node);
-/* Zero page id in place instead (trusted mode); pg is borrowed until its
- * result is popped, and comes back as the result's page. */
-void reclaim_push_zero(struct reclaim *rc, uint32_t id, const struct backing_page *pg);
+struct reclaim_job {
+	uint32_t id;
+	int32_t node;                /* refault on this node, or any for -1 */
+	struct backing_page keep;    /* fd >= 0: zero this page in place instead (borrowed
+					until its result is popped, and returned as the result) */
+};
+
+/* Queue jobs under one lock and wake the workers once. */
+void reclaim_submit(struct reclaim *rc, const struct reclaim_job *jobs, uint32_t n);
 /* Pop one result; returns false when there is none. Clears the eventfd
  * when the queue runs empty. */
 bool reclaim_pop(struct reclaim *rc, struct reclaim_done *ret);

@@ -197,6 +197,8 @@ void server_reap(struct server *srv)
 {
 	struct list_node *n, *t;
 
+	/* The end of a loop turn: replies are out, reclaim may start. */
+	pool_reclaim_kick(&srv->pool);
 	if (!srv->reap)
 		return;
 	srv->reap = false;

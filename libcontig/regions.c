@@ -21,16 +21,21 @@
 
 static _Atomic uint64_t table_gen = 1;
 
+/* A few entries: code that alternates between its RX and TX rings, or
+ * walks several buffers, stays on the fast path. */
+#define PHYS_CACHE 4
+
 struct phys_cache {
 	uintptr_t base, end;
 	uint64_t phys;
 	uint64_t gen;
 };
-static __thread struct phys_cache tcache __attribute__((tls_model("initial-exec")));
+static __thread struct phys_cache tcache[PHYS_CACHE] __attribute__((tls_model("initial-exec")));
+static __thread unsigned tcache_next __attribute__((tls_model("initial-exec")));
 
 void lc_phys_cache(uintptr_t base, uintptr_t end, uint64_t phys, uint64_t gen)
 {
-	tcache = (struct phys_cache){ base, end, phys, gen };
+	tcache[tcache_next++ % PHYS_CACHE] = (struct phys_cache){ base, end, phys, gen };
 }
 
 uint64_t lc_table_gen(void)
@@ -114,7 +119,7 @@ uint64_t lc_phys_slow(uintptr_t va)
 	/* Only bytes the caller asked for have a meaningful address. */
 	if (r && va - r->base < r->nbytes) {
 		phys = r->phys + (va - r->base);
-		tcache = (struct phys_cache){ r->base, r->base + r->nbytes, r->phys, gen };
+		lc_phys_cache(r->base, r->base + r->nbytes, r->phys, gen);
 	}
 	pthread_mutex_unlock(&lc.table);
 	/* Not taken under lc.table: the small cache's lock comes first. */
@@ -126,9 +131,12 @@ uint64_t lc_phys_slow(uintptr_t va)
 LC_EXPORT uint64_t contig_phys_addr(const void *va)
 {
 	uintptr_t a = (uintptr_t)va;
+	uint64_t gen = atomic_load_explicit(&table_gen, memory_order_acquire);
 
-	if (__builtin_expect(a - tcache.base < tcache.end - tcache.base &&
-			     tcache.gen == atomic_load_explicit(&table_gen, memory_order_acquire), 1))
-		return tcache.phys + (a - tcache.base);
+	for (unsigned i = 0; i < PHYS_CACHE; i++) {
+		const struct phys_cache *c = &tcache[i];
+		if (a - c->base < c->end - c->base && c->gen == gen)
+			return c->phys + (a - c->base);
+	}
 	return lc_phys_slow(a);
 }
