@@ -643,6 +643,13 @@ static void test_daemon_gone(void **state)
 	/* A new daemon on the same socket: the old region's page is still
 	 * ours (the kernel will not hand it to the new pool). */
 	assert_int_equal(daemon_restart(&d, args), 0);
+	/* The new daemon's pool holds none of the frames the old region maps. */
+	struct raw_page *pg;
+	int n = raw_pages(d.socket, &pg);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++)
+		assert_true(pg[i].phys < ph || pg[i].phys >= ph + PS);
+	free(pg);
 	uint8_t *q = contig_alloc(PS, CONTIG_MAX_ADDRESS);
 	check_region(q, PS);
 	assert_int_not_equal(contig_phys_addr(q), ph);
