@@ -603,6 +603,47 @@ static void rss_figure(const struct run_cfg *cfg)
 		     anon, 8 + pages * 64.0 / MIB, huge / 1024);
 }
 
+/* The opt-in client cache (CONTIG_SMALL_CACHE=1): libcontig reads the
+ * variable once per process, so the loop runs in a child (a fork re-reads
+ * it) and sends its samples back through a pipe. */
+static void small_cache_figure(const char *group, size_t bytes, unsigned n)
+{
+	struct af_samples s;
+	int fds[2];
+	pid_t pid;
+	char who[160];
+
+	if (pipe(fds) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		setenv("CONTIG_SMALL_CACHE", "1", 1);
+		af_loop(bytes, false, n, false, &s);
+		for (size_t i = 0; i < s.all.n; i++) {
+			double t[3] = { s.all.v[i], s.alloc.v[i], s.free.v[i] };
+			if (write(fds[1], t, sizeof(t)) != sizeof(t))
+				_exit(1);
+		}
+		_exit(s.fails ? 2 : 0);
+	}
+	close(fds[1]);
+	memset(&s, 0, sizeof(s));
+	double t[3];
+	while (pid > 0 && read(fds[0], t, sizeof(t)) == sizeof(t)) {
+		samples_add(&s.all, t[0]);
+		samples_add(&s.alloc, t[1]);
+		samples_add(&s.free, t[2]);
+	}
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	snprintf(who, sizeof(who), "%s, CONTIG_SMALL_CACHE=1: contig_alloc + contig_free, back to back",
+		 mode_label);
+	af_report(group, who, ROLE_INFO, bytes, &s);
+	af_free_samples(&s);
+}
+
 /* The figures that depend on how the daemon treats freed pages. */
 static void churn_figures(const struct run_cfg *cfg)
 {
@@ -613,6 +654,10 @@ static void churn_figures(const struct run_cfg *cfg)
 	af_figure(cfg, G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3);
 	af_figure(cfg, G_SMALL4K, 4096, false, n);
 	af_figure(cfg, G_SMALL64K, 64 * 1024, false, n);
+	if (mode_role == ROLE_CONTIG) {
+		small_cache_figure(G_SMALL4K, 4096, n * 10);
+		small_cache_figure(G_SMALL64K, 64 * 1024, n * 10);
+	}
 	af_figure(cfg, G_ALLOC2M, HUGE_2M, true, n);
 	conc_figure(cfg, 2, G_CONC2);
 	conc_figure(cfg, 8, G_CONC8);

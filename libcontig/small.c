@@ -282,4 +282,5 @@ void small_forget(void)
 	free(slabs);
 	slabs = NULL;
 	nslabs = cap = 0;
+	enabled = -1; /* the child reads CONTIG_SMALL_CACHE anew */
 }
