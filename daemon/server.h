@@ -84,6 +84,7 @@ struct server {
 	struct list_node sessions;
 	struct list_node parked;
 	uint32_t nsessions;
+	uint64_t refused_sessions;       /* over max_sessions (logged once) */
 	uint64_t next_session_id;
 	bool reap;                      /* some session is dead and waits to be freed */
 	bool stopping;                  /* shutting down: close sessions, revoke nothing */

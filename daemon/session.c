@@ -113,7 +113,17 @@ int server_accept(struct server *srv)
 	if (fd < 0)
 		return -errno;
 	if (srv->nsessions >= srv->limits.max_sessions) {
-		log_warn("refusing a connection: %u sessions is the limit", srv->limits.max_sessions);
+		/* An unsolicited STATUS (request 0) tells the client why before
+		 * the close, so it reports EDQUOT rather than a reset. */
+		struct proto_status st = { .error = EDQUOT };
+		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+		size_t n = proto_encode(out, PROTO_STATUS, 0, &st, sizeof(st));
+
+		(void)proto_send(fd, out, n, NULL, 0);
+		srv->pool.stats.fail_edquot++;
+		if (!srv->refused_sessions++)
+			log_warn("refusing connections: %u sessions is the limit",
+				 srv->limits.max_sessions);
 		close(fd);
 		return 0;
 	}

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,6 +29,33 @@ void link_drop(void)
 	lc.sock = -1;
 }
 
+/* A refusal the daemon sent unasked (request 0) before closing on us, e.g.
+ * EDQUOT for one session too many: its errno, or 0 if there is none. */
+static int refusal(const struct proto_msg *m)
+{
+	if (m->hdr.type == PROTO_STATUS && m->hdr.request == 0 && m->body.status.error)
+		return -m->body.status.error;
+	return 0;
+}
+
+static int pending_refusal(void)
+{
+	struct pollfd pfd = { .fd = lc.sock, .events = POLLIN };
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+	struct proto_msg m;
+	size_t nfds = 0;
+	ssize_t n;
+
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return 0;
+	n = proto_recv(lc.sock, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+	proto_close_fds(fds, nfds);
+	if (n <= 0 || proto_decode(buf, (size_t)n, 0, &m) < 0)
+		return 0;
+	return refusal(&m);
+}
+
 int link_send(uint16_t type, uint32_t request, const void *body, size_t len)
 {
 	uint8_t buf[sizeof(struct proto_hdr) + sizeof(union proto_body)];
@@ -35,7 +63,10 @@ int link_send(uint16_t type, uint32_t request, const void *body, size_t len)
 	int r = proto_send(lc.sock, buf, n, NULL, 0);
 
 	if (r < 0) {
+		int why = pending_refusal();
 		link_drop();
+		if (why)
+			return why;
 		return r == -EPIPE ? -ECONNRESET : r;
 	}
 	return 0;
@@ -52,6 +83,10 @@ int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, s
 		return n == 0 || n == -EPIPE ? -ECONNRESET : (int)n;
 	}
 	r = proto_decode(buf, (size_t)n, nfds, ret);
+	if (r == 0 && refusal(ret)) {
+		link_drop();
+		return refusal(ret);
+	}
 	if (r == 0 && ret->hdr.request != request)
 		r = -EPROTO;
 	if (r < 0) {

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gen_corpus.c - writes the seed corpus: valid messages of every type for
+ * fuzz_proto, and scripts of well-behaved and misbehaving clients for
+ * fuzz_session (format: session_input.h). The seeds are checked in under
+ * tests/fuzz/corpus/; regenerate them after a protocol change with
+ *
+ *   build/tests/reliability/fuzz-gen-corpus tests/fuzz/corpus
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "proto.h"
+#include "session_input.h"
+
+#define PS  (2ull << 20)
+#define MiB (1ull << 20)
+
+static const char *outdir;
+
+static void write_file(const char *sub, const char *name, const void *buf, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, sub, name);
+	f = fopen(path, "wbe");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* ---- fuzz_proto seeds: u8 nfds, then one datagram ---- */
+
+static void proto_seed(const char *name, uint8_t nfds, uint16_t type, const void *body, size_t len)
+{
+	uint8_t buf[1 + PROTO_MAX_MSG];
+
+	buf[0] = nfds;
+	size_t n = proto_encode(buf + 1, type, 7, body, len);
+	write_file("proto", name, buf, 1 + n);
+}
+
+static void proto_seeds(void)
+{
+	struct proto_hello hello = { .version = 1 };
+	struct proto_hello_reply hr = { 1, PROTO_MAX_FDS, PS, 3, 64 * MiB };
+	struct proto_alloc a = { .nbytes = 4096, .highest = UINT64_MAX, .node = -1 };
+	struct proto_alloc ac = { .nbytes = 3 * PS, .lowest = 1ull << 30, .highest = (4ull << 30) - 1,
+				  .boundary = 8 * MiB, .node = 0, .flags = PROTO_ALLOC_NOWAIT };
+	struct proto_region rg = { 1ull << 32, 3 * PS, 1ull << 30, PS, 3, 0, 3, 0 };
+	struct proto_free fr = { 1ull << 32 };
+	struct proto_status st = { ENOMEM, 0, 0 };
+	struct proto_query q = { -1, 0 };
+	struct proto_pool_info pi = { .page_size = PS, .total_bytes = 64 * MiB };
+	struct proto_export ex = { 1ull << 32 };
+	struct proto_handle h;
+	struct proto_list l = { PROTO_TABLE_PAGES, 0, 0 };
+	uint8_t lr[sizeof(struct proto_list_reply) + 2 * sizeof(struct proto_page_item)] = { 0 };
+	struct proto_list_reply lrh = { PROTO_TABLE_PAGES, 2, sizeof(struct proto_page_item), 0, 0 };
+	uint8_t tail[sizeof(hello) + 8] = { 0 };
+
+	memset(h.bytes, 0x42, sizeof(h.bytes));
+	memcpy(lr, &lrh, sizeof(lrh));
+	memcpy(tail, &hello, sizeof(hello));
+	proto_seed("hello", 0, PROTO_HELLO, &hello, sizeof(hello));
+	proto_seed("hello-zero-tail", 0, PROTO_HELLO, tail, sizeof(tail));
+	proto_seed("hello-with-fds", 2, PROTO_HELLO, &hello, sizeof(hello));
+	proto_seed("hello-reply", 0, PROTO_HELLO_REPLY, &hr, sizeof(hr));
+	proto_seed("alloc", 0, PROTO_ALLOC, &a, sizeof(a));
+	proto_seed("alloc-constrained", 0, PROTO_ALLOC, &ac, sizeof(ac));
+	proto_seed("region", 3, PROTO_REGION, &rg, sizeof(rg));
+	proto_seed("free", 0, PROTO_FREE, &fr, sizeof(fr));
+	proto_seed("status", 0, PROTO_STATUS, &st, sizeof(st));
+	proto_seed("query", 0, PROTO_QUERY, &q, sizeof(q));
+	proto_seed("pool-info", 0, PROTO_POOL_INFO, &pi, sizeof(pi));
+	proto_seed("export", 0, PROTO_EXPORT, &ex, sizeof(ex));
+	proto_seed("handle", 0, PROTO_HANDLE, &h, sizeof(h));
+	proto_seed("import", 0, PROTO_IMPORT, &h, sizeof(h));
+	proto_seed("revoke", 0, PROTO_REVOKE, &h, sizeof(h));
+	proto_seed("list", 0, PROTO_LIST, &l, sizeof(l));
+	proto_seed("list-reply", 0, PROTO_LIST_REPLY, lr, sizeof(lr));
+	proto_seed("header-only", 0, PROTO_FREE, NULL, 0);
+	proto_seed("unknown-type", 0, 200, &fr, sizeof(fr));
+}
+
+/* ---- fuzz_session seeds ---- */
+
+struct script {
+	uint8_t buf[8192];
+	size_t len;
+};
+
+static void put(struct script *s, const void *p, size_t n)
+{
+	if (s->len + n > sizeof(s->buf)) {
+		fprintf(stderr, "script too long\n");
+		exit(1);
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+}
+
+static void u8(struct script *s, uint8_t v) { put(s, &v, 1); }
+static void u16(struct script *s, uint16_t v) { put(s, &v, 2); }
+
+static void begin2(struct script *s, uint8_t flags, uint8_t flags2, uint8_t npages_less)
+{
+	s->len = 0;
+	u8(s, flags);
+	u8(s, flags2);
+	u8(s, npages_less);
+}
+
+static void begin(struct script *s, uint8_t flags, uint8_t npages_less)
+{
+	begin2(s, flags, 0, npages_less);
+}
+
+static void open_conn(struct script *s, uint8_t flags) { u8(s, FZ_OPEN); u8(s, flags); }
+static void close_conn(struct script *s, uint8_t c) { u8(s, FZ_CLOSE); u8(s, c); }
+static void simple(struct script *s, uint8_t cmd) { u8(s, cmd); }
+
+static void msg(struct script *s, uint8_t c, uint16_t type, const void *body, uint16_t len)
+{
+	u8(s, FZ_MSG);
+	u8(s, c);
+	u16(s, type);
+	u16(s, len);
+	put(s, body, len);
+}
+
+static void hello(struct script *s, uint8_t c)
+{
+	struct proto_hello h = { .version = PROTO_VERSION };
+
+	msg(s, c, PROTO_HELLO, &h, sizeof(h));
+}
+
+static void alloc(struct script *s, uint8_t c, uint64_t nbytes, uint64_t lo, uint64_t hi,
+		  uint64_t boundary, int32_t node, uint32_t flags)
+{
+	struct proto_alloc a = { .nbytes = nbytes, .lowest = lo, .highest = hi, .boundary = boundary,
+				 .node = node, .flags = flags };
+
+	msg(s, c, PROTO_ALLOC, &a, sizeof(a));
+}
+
+static void plain_alloc(struct script *s, uint8_t c, uint64_t nbytes)
+{
+	alloc(s, c, nbytes, 0, UINT64_MAX, 0, -1, 0);
+}
+
+static void region_op(struct script *s, uint8_t c, uint8_t op, uint8_t k)
+{
+	u8(s, FZ_REGION_OP);
+	u8(s, c);
+	u8(s, op);
+	u8(s, k);
+}
+
+static void handle_op(struct script *s, uint8_t c, uint8_t op, uint8_t k)
+{
+	u8(s, FZ_HANDLE_OP);
+	u8(s, c);
+	u8(s, op);
+	u8(s, k);
+}
+
+static void list(struct script *s, uint8_t c, uint32_t table, uint64_t cursor)
+{
+	struct proto_list l = { .table = table, .cursor = cursor };
+
+	msg(s, c, PROTO_LIST, &l, sizeof(l));
+}
+
+static void raw(struct script *s, uint8_t c, const void *p, uint16_t len)
+{
+	u8(s, FZ_RAW);
+	u8(s, c);
+	u16(s, len);
+	put(s, p, len);
+}
+
+static void save(const char *name, const struct script *s)
+{
+	write_file("session", name, s->buf, s->len);
+}
+
+static void session_seeds(void)
+{
+	struct script s;
+
+	begin(&s, 0, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	save("hello", &s);
+
+	/* Allocate, free, free again (ENOENT), query. */
+	plain_alloc(&s, 0, 4096);
+	region_op(&s, 0, 0, 0);
+	region_op(&s, 0, 0, 0);
+	struct proto_query q = { -1, 0 };
+	msg(&s, 0, PROTO_QUERY, &q, sizeof(q));
+	save("alloc-free", &s);
+
+	/* Constraints: ceilings, floors, boundaries, nodes, a window too small. */
+	begin(&s, FZ_CFG_GAPS | FZ_CFG_NODES, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	alloc(&s, 0, 3 * PS, 0, (1ull << 30) + 8 * PS - 1, 0, -1, 0);
+	alloc(&s, 0, PS, (1ull << 30) + 4 * PS, UINT64_MAX, 0, 1, 0);
+	alloc(&s, 0, PS + 1, 0, UINT64_MAX, 4 * PS, 0, PROTO_ALLOC_NODE_STRICT);
+	alloc(&s, 0, 2 * PS, (1ull << 30) + 2 * PS, (1ull << 30) + 3 * PS - 1, 0, -1, 0);
+	alloc(&s, 0, 4096, 0, 0xfffff, 0, -1, 0);
+	alloc(&s, 0, 0, 0, UINT64_MAX, 0, -1, 0);
+	alloc(&s, 0, 4096, 10, 5, 0, -1, 0);
+	alloc(&s, 0, 4096, 0, UINT64_MAX, 3 * 4096, -1, 0);
+	alloc(&s, 0, UINT64_MAX, 0, UINT64_MAX, 0, -1, 0);
+	struct proto_alloc nc = { .nbytes = 4096, .highest = UINT64_MAX, .cache = PROTO_NON_CACHED,
+				  .node = -1 };
+	msg(&s, 0, PROTO_ALLOC, &nc, sizeof(nc));
+	region_op(&s, 0, 0, 1);
+	region_op(&s, 0, 0, 0);
+	save("constraints", &s);
+
+	begin(&s, FZ_CFG_LOW, 8);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	alloc(&s, 0, PS, 0, (4ull << 30) - 1, 0, -1, 0);
+	alloc(&s, 0, 2 * PS, 4ull << 30, UINT64_MAX, 4 * PS, -1, 0);
+	alloc(&s, 0, 16 * MiB, 0, UINT64_MAX, 0, -1, PROTO_ALLOC_NOWAIT);
+	save("low-memory", &s);
+
+	/* Sharing: A exports, B imports, forgeries, A frees, B revokes and frees. */
+	begin(&s, 0, 0);
+	open_conn(&s, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	plain_alloc(&s, 0, 3 * PS);
+	region_op(&s, 0, 1, 0);
+	handle_op(&s, 1, 0, 0);
+	handle_op(&s, 1, 0, 0);
+	handle_op(&s, 1, 2, 0);
+	region_op(&s, 1, 0, 0);
+	region_op(&s, 1, 0, 0);
+	handle_op(&s, 0, 1, 0);
+	handle_op(&s, 1, 0, 0);
+	region_op(&s, 1, 0, 0);
+	region_op(&s, 0, 0, 0);
+	save("share", &s);
+
+
+	/* Other uids: import refused (EACCES), inspection limited to one's own. */
+	begin(&s, 0, 0);
+	open_conn(&s, 0);
+	open_conn(&s, FZ_OPEN_UID);
+	open_conn(&s, FZ_OPEN_UID | (1 << 2));
+	hello(&s, 0);
+	hello(&s, 1);
+	hello(&s, 2);
+	plain_alloc(&s, 0, PS);
+	plain_alloc(&s, 1, PS);
+	region_op(&s, 0, 1, 0);
+	region_op(&s, 1, 1, 1);
+	handle_op(&s, 2, 0, 0);
+	handle_op(&s, 2, 0, 1);
+	region_op(&s, 2, 0, 0);
+	for (uint32_t t = 1; t < PROTO_TABLE_MAX; t++) {
+		list(&s, 1, t, 0);
+		list(&s, 0, t, 0);
+	}
+	save("uids-inspect", &s);
+
+	/* Quotas and access. */
+	begin(&s, FZ_CFG_SMALL_LIMITS, 0);
+	/* Two sessions of uid 1000 and two of uid 1001 (their limit), one denied. */
+	for (int i = 0; i < 5; i++)
+		open_conn(&s, i == 1 ? FZ_OPEN_DENY : i >= 3 ? FZ_OPEN_UID | 1 << 2 : FZ_OPEN_UID);
+	for (int i = 0; i < 5; i++)
+		hello(&s, (uint8_t)i);
+	for (int i = 0; i < 5; i++)
+		plain_alloc(&s, 0, PS);
+	plain_alloc(&s, 0, 9 * PS);
+	plain_alloc(&s, 1, PS);
+	plain_alloc(&s, 2, 4 * PS);
+	plain_alloc(&s, 2, 4 * PS);
+	plain_alloc(&s, 3, 4 * PS);
+	region_op(&s, 2, 1, 2);
+	handle_op(&s, 3, 0, 0);
+	save("quota", &s);
+	/* A third session of uid 1001: over uid-max-sessions, refused at HELLO. */
+	open_conn(&s, FZ_OPEN_UID | 1 << 2);
+	hello(&s, 5);
+	plain_alloc(&s, 5, PS);
+	save("quota-uid-sessions", &s);
+
+	/* A client dies holding regions; quarantine, then reclaim. */
+	begin(&s, FZ_CFG_QUARANTINE, 16);
+	open_conn(&s, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	plain_alloc(&s, 0, 4 * PS);
+	plain_alloc(&s, 0, PS);
+	close_conn(&s, 0);
+	plain_alloc(&s, 1, 16 * MiB);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 1, 16 * MiB);
+	save("death-quarantine", &s);
+
+	/* The whole pool taken, an allocation waits for reclaim in flight. */
+	begin(&s, 0, 24);
+	open_conn(&s, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	plain_alloc(&s, 0, 8 * PS);
+	plain_alloc(&s, 1, PS);
+	region_op(&s, 0, 0, 0);
+	plain_alloc(&s, 1, 4 * PS);
+	plain_alloc(&s, 1, PS);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 1, PS);
+	save("park", &s);
+
+	/* The kernel fails refaults (pages LOST), then gives them back. */
+	begin(&s, 0, 24);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	plain_alloc(&s, 0, 4 * PS);
+	u8(&s, FZ_FAIL_ACQUIRE);
+	u8(&s, 3);
+	region_op(&s, 0, 0, 0);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 0, 8 * PS);
+	simple(&s, FZ_RETRY_LOST);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 0, 8 * PS);
+	save("lost-pages", &s);
+
+	/* Migration behind the pool's back, then an audit. */
+	begin(&s, FZ_CFG_GAPS, 16);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	plain_alloc(&s, 0, 2 * PS);
+	u8(&s, FZ_MIGRATE);
+	u8(&s, 3);
+	u8(&s, FZ_MIGRATE);
+	u8(&s, 15);
+	simple(&s, FZ_AUDIT);
+	region_op(&s, 0, 0, 0);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 0, 16 * MiB);
+	save("migrate-audit", &s);
+
+	/* A big region spread over several REGION datagrams, to a stuck client
+	 * and to one that reads; a reply queue too short for it. */
+	begin(&s, FZ_CFG_BIG, 0);
+	open_conn(&s, FZ_OPEN_STUCK);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	plain_alloc(&s, 0, 255 * PS);
+	plain_alloc(&s, 1, 4 * PS + 5);
+	list(&s, 1, PROTO_TABLE_PAGES, 0);
+	list(&s, 1, PROTO_TABLE_PAGES, 2000);
+	list(&s, 1, PROTO_TABLE_PAGES, 200);
+	region_op(&s, 1, 0, 0);
+	save("big-region", &s);
+	begin(&s, FZ_CFG_BIG | FZ_CFG_MAX_OUT, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	plain_alloc(&s, 0, 255 * PS);
+	save("max-out", &s);
+
+	/* Trusted mode (zero in place), a pool of the longest runs plus low
+	 * pages, pages asked for on two nodes: churn through all of it. */
+	begin2(&s, FZ_CFG_GAPS | FZ_CFG_NODES | FZ_CFG_QUARANTINE,
+	       FZ_CFG2_TRUSTED | FZ_CFG2_OVERSAMPLE | FZ_CFG2_EXTRA | FZ_CFG2_WANT_NODE, 16);
+	open_conn(&s, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	plain_alloc(&s, 0, 3 * PS);
+	plain_alloc(&s, 1, PS);
+	region_op(&s, 0, 0, 0);
+	close_conn(&s, 1);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 0, 4 * PS);
+	region_op(&s, 0, 0, 2);
+	simple(&s, FZ_AUDIT);
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 0, PS);
+	save("trusted-oversample-extra", &s);
+
+	/* SIGTERM with clients holding regions, replies unread, a request
+	 * parked and reclaim in flight (trusted mode and not). */
+	for (int trusted = 0; trusted < 2; trusted++) {
+		begin2(&s, FZ_CFG_ABRUPT | FZ_CFG_QUARANTINE, trusted ? FZ_CFG2_TRUSTED : 0, 24);
+		open_conn(&s, 0);
+		open_conn(&s, FZ_OPEN_STUCK);
+		hello(&s, 0);
+		hello(&s, 1);
+		plain_alloc(&s, 0, 4 * PS);
+		plain_alloc(&s, 1, 2 * PS);
+		plain_alloc(&s, 0, 2 * PS);
+		region_op(&s, 0, 0, 0);
+		plain_alloc(&s, 0, 6 * PS);
+		simple(&s, FZ_RECLAIM);
+		region_op(&s, 0, 0, 1);
+		save(trusted ? "sigterm-trusted" : "sigterm", &s);
+	}
+
+	/* Oversized datagrams (zero-padded by the harness) and 253 fds. */
+	uint8_t zeros[24] = { 0 };
+	begin(&s, 0, 0);
+	open_conn(&s, 0);
+	open_conn(&s, 0);
+	hello(&s, 0);
+	hello(&s, 1);
+	u8(&s, FZ_FDS);
+	u8(&s, 1);
+	u8(&s, 251);
+	u16(&s, 24);
+	put(&s, zeros, 24);
+	u8(&s, FZ_RAW);       /* last: its zero padding takes the rest of the input */
+	u8(&s, 0);
+	u16(&s, PROTO_MAX_MSG + 16);
+	save("oversized", &s);
+
+	/* Garbage: bad magic, bad version, lengths that lie, fds, no HELLO. */
+	begin(&s, 0, 0);
+	for (int i = 0; i < 6; i++)
+		open_conn(&s, 0);
+	uint8_t buf[64];
+	struct proto_hello h = { .version = 1 };
+	size_t n = proto_encode(buf, PROTO_HELLO, 1, &h, sizeof(h));
+	struct proto_hdr *hd = (struct proto_hdr *)(void *)buf;
+	hd->version = 9;
+	raw(&s, 0, buf, (uint16_t)n);
+	hd->version = 1;
+	hd->length = 4096;
+	raw(&s, 1, buf, (uint16_t)n);
+	hd->length = (uint32_t)n;
+	raw(&s, 2, buf, 10);
+	raw(&s, 3, buf, 0);
+	u8(&s, FZ_FDS);
+	u8(&s, 4);
+	u8(&s, 3);
+	u16(&s, (uint16_t)n);
+	put(&s, buf, n);
+	plain_alloc(&s, 5, PS);
+	save("garbage", &s);
+
+	/* After HELLO: a second HELLO, a reply type, fds with a request, an
+	 * empty datagram with fds. */
+	begin(&s, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		open_conn(&s, 0);
+		hello(&s, (uint8_t)i);
+	}
+	hello(&s, 0);
+	struct proto_status st = { 0 };
+	msg(&s, 1, PROTO_STATUS, &st, sizeof(st));
+	u8(&s, FZ_FDS);
+	u8(&s, 2);
+	u8(&s, 0);
+	struct proto_free f = { 1ull << 32 };
+	n = proto_encode(buf, PROTO_FREE, 9, &f, sizeof(f));
+	u16(&s, (uint16_t)n);
+	put(&s, buf, n);
+	u8(&s, FZ_FDS);
+	u8(&s, 3);
+	u8(&s, 5);
+	u16(&s, 0);
+	plain_alloc(&s, 3, PS);
+	save("violations", &s);
+}
+
+int main(int argc, char **argv)
+{
+	char path[4096];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s OUTDIR   (writes OUTDIR/proto and OUTDIR/session)\n", argv[0]);
+		return 2;
+	}
+	outdir = argv[1];
+	mkdir(outdir, 0755);
+	snprintf(path, sizeof(path), "%s/proto", outdir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/session", outdir);
+	mkdir(path, 0755);
+	proto_seeds();
+	session_seeds();
+	return 0;
+}
