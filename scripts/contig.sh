@@ -90,7 +90,23 @@ if [ "$mode" = run ]; then
     exit 0
 fi
 
-# test
+# test: the whole suite, then again under ASan+UBSan, then a short fuzz run
+# of both libFuzzer targets (60 s each; CONTIG_FUZZ_SECONDS changes it).
 reserve_hugepages 600
 export CONTIG_TEST_SOAK_SECONDS=${CONTIG_TEST_SOAK_SECONDS:-20}
-meson test -C "$build" --print-errorlogs --num-processes 2
+status=0
+say "test suite (build/)"
+meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
+
+say "test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+scripts/sanitize.sh "$top/build-asan" -- --print-errorlogs --num-processes 2 || status=1
+
+say "fuzzing: proto codec and session handler, ${CONTIG_FUZZ_SECONDS:-60} s each (build-fuzz/)"
+if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
+fi
+ninja -C build-fuzz >/dev/null
+meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
+
+[ $status = 0 ] && say "all test runs passed" || say "some test run FAILED (see above)"
+exit $status
