@@ -79,7 +79,12 @@ int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, s
 	int r;
 
 	if (n <= 0) {
+		/* A unix socket reports the peer's close (ECONNRESET) before the
+		 * datagrams still queued: one of them may say why it closed. */
+		int why = n < 0 ? pending_refusal() : 0;
 		link_drop();
+		if (why)
+			return why;
 		return n == 0 || n == -EPIPE ? -ECONNRESET : (int)n;
 	}
 	r = proto_decode(buf, (size_t)n, nfds, ret);
