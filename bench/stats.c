@@ -110,7 +110,8 @@ static void result_init(struct result *r, const char *group, const char *who, en
 }
 
 /* Notes travel in a tab-separated line: no tabs or newlines in them. */
-static void note_set(struct result *r, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void note_set(struct result *r, const char *fmt,
+								  va_list ap)
 {
 	if (!fmt)
 		return;

@@ -102,11 +102,12 @@ say "test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/
 scripts/sanitize.sh "$top/build-asan" -- --print-errorlogs --num-processes 2 || status=1
 
 say "fuzzing: proto codec and session handler, ${CONTIG_FUZZ_SECONDS:-60} s each (build-fuzz/)"
-if [ ! -f build-fuzz/build.ninja ]; then
-    CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
+if { [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null; } &&
+   ninja -C build-fuzz >/dev/null; then
+    meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
+else
+    say "the clang fuzz build failed"; status=1
 fi
-ninja -C build-fuzz >/dev/null
-meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
 
 [ $status = 0 ] && say "all test runs passed" || say "some test run FAILED (see above)"
 exit $status

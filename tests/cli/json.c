@@ -21,7 +21,7 @@ struct parser {
 	bool failed;
 };
 
-static bool fail(struct parser *ps, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static bool fail(struct parser *ps, const char *fmt, ...)
 {
 	va_list ap;
 	int k;

@@ -38,9 +38,9 @@ static struct {
 	int fd;
 	unsigned long request;
 	struct vfio_iommu_type1_dma_map map;
-	struct vfio_iommu_type1_dma_unmap unmap;
 	int fail_errno;	   /* answer -1 with this, or 0 */
 	uint64_t unmapped; /* size the kernel writes back on unmap */
+	struct vfio_iommu_type1_dma_unmap unmap; /* last: it ends in a flexible array */
 } fake;
 
 static int fake_ioctl(int fd, unsigned long request, void *arg)
