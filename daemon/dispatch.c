@@ -83,8 +83,13 @@ static int on_hello(struct session *s, const struct proto_msg *m)
 
 	if (s->hello)
 		return -EPROTO;
-	if (m->body.hello.version < 1)
+	if (m->body.hello.version < 1) {
+		struct proto_status st = { .error = EPROTONOSUPPORT, .value = PROTO_VERSION };
+		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+		size_t len = proto_encode(out, PROTO_STATUS, m->hdr.request, &st, sizeof(st));
+		(void)proto_send(s->src.fd, out, len, NULL, 0);
 		return -EPROTONOSUPPORT;
+	}
 	if (s->cred.uid != 0 && uid_usage(s->srv, s->cred.uid).sessions >= s->srv->limits.uid_max_sessions) {
 		/* Said before the session is closed, so the client reports EDQUOT. */
 		struct proto_status st = { .error = EDQUOT };
@@ -281,7 +286,7 @@ static bool may_import(const struct session *s, const struct region *rg)
 	if (s->cred.uid == 0 || s->cred.uid == rg->owner.uid)
 		return true;
 	for (uint32_t i = 0; i < a->nimport_gids; i++)
-		if (s->cred.gid == a->import_gids[i])
+		if (session_in_group(s, a->import_gids[i]))
 			return true;
 	return false;
 }

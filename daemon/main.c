@@ -38,6 +38,7 @@ static bool arg_no_pin;              /* bound by us (not systemd): unlink at exi
 static struct loop_source signal_src, timer_src, quarantine_src;
 static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
+static bool listen_paused;
 
 static void usage(FILE *f)
 {
@@ -248,8 +249,14 @@ static void on_listen(struct loop_source *src, uint32_t events)
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
-			/* EMFILE and friends: try again on the next turn. */
-			log_warn("accept: %s", strerror(-r));
+			/* Out of fds: the pending connection would wake a
+			 * level-triggered loop forever. Stop listening until the
+			 * next timer tick (a second) and say so once. */
+			if (!listen_paused)
+				log_warn("accept: %s; pausing new connections for a second",
+					 strerror(-r));
+			listen_paused = true;
+			loop_set(&srv.loop, &srv.listen_src, 0);
 			break;
 		}
 	}
@@ -308,6 +315,10 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	ticks += n;
+	if (listen_paused) {
+		listen_paused = false;
+		loop_set(&srv.loop, &srv.listen_src, EPOLLIN);
+	}
 	if (pool_retry_lost(&srv.pool))
 		log_info("retrying the reclaim of lost pages");
 	/* The whole pool once per audit-interval, a slice per second. */

@@ -48,6 +48,7 @@ static void *reclaim_main(void *arg)
 		if (keep.fd >= 0) {
 			d.error = rc->ops->zero(rc->ops_ctx, &keep, rc->page_size);
 			d.page = keep;
+			d.kept = true;
 		} else {
 			if (rc->ops->bind)
 				(void)rc->ops->bind(rc->ops_ctx, node);
@@ -109,7 +110,10 @@ void reclaim_stop(struct reclaim *rc)
 	}
 	/* Results never popped: their pages go straight back to the kernel. */
 	for (; rc->done && rc->done_len; rc->done_len--) {
-		backing_page_drop(&rc->done[rc->done_head].page, rc->page_size);
+		/* A page zeroed in place is still in the pool's table, which
+		 * drops it; only fresh pages are ours to give back here. */
+		if (!rc->done[rc->done_head].kept)
+			backing_page_drop(&rc->done[rc->done_head].page, rc->page_size);
 		rc->done_head = (rc->done_head + 1) % rc->cap;
 	}
 	if (rc->event_fd >= 0)

@@ -22,6 +22,7 @@ struct reclaim_done {
 	uint32_t id;
 	int error;                   /* 0 or -errno from acquire */
 	uint64_t ns;                 /* time the acquire took */
+	bool kept;                   /* page zeroed in place: still the pool's own */
 	struct backing_page page;
 };
 

@@ -42,6 +42,13 @@ struct access {
 	gid_t import_gids[ACCESS_MAX_IDS]; /* may import handles of other uids */
 };
 
+/* The peer's groups, as SO_PEERGROUPS gave them at connect. */
+struct peer_groups {
+	gid_t gid;
+	int n;
+	gid_t list[256];
+};
+
 struct outmsg {
 	struct outmsg *next;
 	size_t len;
@@ -60,6 +67,7 @@ struct session {
 	bool hello;
 	bool dead;
 	bool may_alloc;                 /* access control result at accept */
+	struct peer_groups groups;
 	struct list_node link;          /* server.sessions */
 	struct list_node leases;        /* lease.by_holder */
 	uint32_t nregions;
@@ -102,6 +110,7 @@ int session_queue(struct session *s, uint16_t type, uint32_t request, const void
 		  size_t body_len, const int *fds, size_t nfds);
 int session_reply_status(struct session *s, uint32_t request, int error, uint64_t value);
 void session_update_interest(struct session *s);
+bool session_in_group(const struct session *s, gid_t gid);
 /* Retry parked requests after reclaim brought pages back. */
 void server_retry_parked(struct server *srv);
 

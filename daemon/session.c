@@ -58,11 +58,6 @@ static void read_comm(pid_t pid, char comm[16])
 
 /* The peer's groups as the kernel recorded them at connect time
  * (SO_PEERGROUPS, Linux 4.13): no /proc lookup a reused pid could fool. */
-struct peer_groups {
-	gid_t gid;
-	int n;
-	gid_t list[256];
-};
 
 static void peer_groups(int fd, gid_t gid, struct peer_groups *g)
 {
@@ -82,6 +77,11 @@ static bool in_group(const struct peer_groups *g, gid_t want)
 		if (g->list[i] == want)
 			return true;
 	return false;
+}
+
+bool session_in_group(const struct session *s, gid_t want)
+{
+	return in_group(&s->groups, want);
 }
 
 /* Root, the socket's group, and the configured allow-lists may allocate. */
@@ -142,9 +142,8 @@ int server_accept(struct server *srv)
 	s->id = ++srv->next_session_id;
 	s->connected_ns = now_ns();
 	s->out_tail = &s->out_head;
-	struct peer_groups g;
-	peer_groups(fd, s->cred.gid, &g);
-	s->may_alloc = access_allows(&srv->access, &s->cred, &g);
+	peer_groups(fd, s->cred.gid, &s->groups);
+	s->may_alloc = access_allows(&srv->access, &s->cred, &s->groups);
 	read_comm(s->cred.pid, s->comm);
 	list_init(&s->leases);
 	list_init(&s->parked_link);
@@ -348,6 +347,11 @@ static void session_read(struct session *s)
 			return;
 		}
 		r = dispatch(s, &m);
+		if (r == -EDQUOT || r == -EPROTONOSUPPORT) {
+			/* Refused at HELLO (the reason was sent): not a violation. */
+			session_close(s);
+			return;
+		}
 		if (r < 0) {
 			violation(s, "protocol violation", r);
 			return;
