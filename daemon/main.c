@@ -315,6 +315,7 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	ticks += n;
+	server_expire_silent(&srv, now_ns());
 	if (listen_paused) {
 		listen_paused = false;
 		loop_set(&srv.loop, &srv.listen_src, EPOLLIN);

@@ -105,6 +105,8 @@ int server_accept(struct server *srv);
 void session_close(struct session *s);
 void server_reap(struct server *srv);
 void server_close_all(struct server *srv);
+/* Close connections that have not said HELLO for 30 s. */
+void server_expire_silent(struct server *srv, uint64_t now);
 /* Queue a reply (fds borrowed, must stay valid until sent) and try to send. */
 int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
 		  size_t body_len, const int *fds, size_t nfds);

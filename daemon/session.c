@@ -220,6 +220,23 @@ void server_reap(struct server *srv)
 	}
 }
 
+/* A connection that never says HELLO holds an fd and a session slot for
+ * nothing: close it after HELLO_DEADLINE_NS. Called once a second. */
+#define HELLO_DEADLINE_NS (30ull * 1000000000u)
+void server_expire_silent(struct server *srv, uint64_t now)
+{
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, &srv->sessions) {
+		struct session *s = container_of(n, struct session, link);
+		if (!s->dead && !s->hello && now - s->connected_ns > HELLO_DEADLINE_NS) {
+			log_debug("session %llu: no HELLO in 30 s; closing it",
+				  (unsigned long long)s->id);
+			session_close(s);
+		}
+	}
+}
+
 void server_close_all(struct server *srv)
 {
 	struct list_node *n, *t;
