@@ -9,9 +9,9 @@
 
 #include "cmds.h"
 
-int pool_query(struct conn *c, struct proto_pool_info *ret)
+static int node_query(struct conn *c, int node, struct proto_pool_info *ret)
 {
-	struct proto_query q = { .node = PROTO_NODE_ANY };
+	struct proto_query q = { .node = node };
 	struct proto_msg m;
 	int r;
 
@@ -22,6 +22,32 @@ int pool_query(struct conn *c, struct proto_pool_info *ret)
 	return 0;
 }
 
+int pool_query(struct conn *c, struct proto_pool_info *ret)
+{
+	return node_query(c, PROTO_NODE_ANY, ret);
+}
+
+/* Per-node figures: one QUERY per node that holds pool pages. */
+struct node_figures {
+	int n;
+	int node[32];
+	struct proto_pool_info info[32];
+};
+
+static int nodes_query(struct conn *c, uint32_t mask, struct node_figures *ret)
+{
+	ret->n = 0;
+	for (int node = 0; node < 32; node++) {
+		if (!(mask & (1u << node)))
+			continue;
+		int r = node_query(c, node, &ret->info[ret->n]);
+		if (r < 0)
+			return r;
+		ret->node[ret->n++] = node;
+	}
+	return 0;
+}
+
 /* Bytes in no other state: what live regions hold. */
 static uint64_t used_bytes(const struct proto_pool_info *i)
 {
@@ -29,7 +55,7 @@ static uint64_t used_bytes(const struct proto_pool_info *i)
 	       i->lost_bytes;
 }
 
-static void status_json(const struct proto_pool_info *i)
+static void status_json(const struct proto_pool_info *i, const struct node_figures *nf)
 {
 	bool first = true;
 
@@ -49,6 +75,12 @@ static void status_json(const struct proto_pool_info *i)
 		printf("%s%d", first ? "" : ",", n);
 		first = false;
 	}
+	printf("],\"per_node\":[");
+	for (int k = 0; k < nf->n; k++)
+		printf("%s{\"node\":%d,\"total_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
+		       ",\"largest_free_run\":%" PRIu64 ",\"runs\":%u}",
+		       k ? "," : "", nf->node[k], nf->info[k].total_bytes, nf->info[k].free_bytes,
+		       nf->info[k].largest_free_run, nf->info[k].runs);
 	printf("]}\n");
 }
 
@@ -60,7 +92,7 @@ static void below_line(const char *what, uint64_t total, uint64_t free)
 	       fmt_bytes(free, b, sizeof(b)), fmt_bytes(total - free, d, sizeof(d)));
 }
 
-static void status_text(const struct proto_pool_info *i)
+static void status_text(const struct proto_pool_info *i, const struct node_figures *nf)
 {
 	char a[32];
 
@@ -81,6 +113,13 @@ static void status_text(const struct proto_pool_info *i)
 		if (i->nodes & (1u << n))
 			printf(" %d", n);
 	printf("\n");
+	for (int k = 0; k < nf->n; k++) {
+		char b[32], d[32];
+		printf("  node %-9d %s total, %s free, largest run %s\n", nf->node[k],
+		       fmt_bytes(nf->info[k].total_bytes, a, sizeof(a)),
+		       fmt_bytes(nf->info[k].free_bytes, b, sizeof(b)),
+		       fmt_bytes(nf->info[k].largest_free_run, d, sizeof(d)));
+	}
 	printf("sessions         %u\n", i->sessions);
 	printf("regions          %u\n", i->regions);
 	printf("uptime           %s\n", fmt_age(i->uptime_ns, a, sizeof(a)));
@@ -93,12 +132,17 @@ int cmd_status(struct conn *c, const struct cmd_opts *o)
 	struct proto_pool_info i;
 	int r;
 
+	struct node_figures nf;
+
 	r = pool_query(c, &i);
 	if (r < 0)
 		return r;
+	r = nodes_query(c, i.nodes, &nf);
+	if (r < 0)
+		return r;
 	if (o->json)
-		status_json(&i);
+		status_json(&i, &nf);
 	else
-		status_text(&i);
+		status_text(&i, &nf);
 	return 0;
 }

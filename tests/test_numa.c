@@ -114,6 +114,25 @@ static void test_query_node(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* contigctl status shows the per-node figures. */
+static void test_status_per_node(void **state)
+{
+	const char *ctl = getenv("CONTIGCTL");
+	char cmd[512], out[4096] = "";
+	FILE *f;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	snprintf(cmd, sizeof(cmd), "%s --socket %s status --json", ctl ? ctl : "build/cli/contigctl",
+		 d.socket);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, sizeof(out), f));
+	assert_int_equal(pclose(f), 0);
+	assert_non_null(strstr(out, "\"per_node\":[{\"node\":0,\"total_bytes\":33554432,"
+				    "\"free_bytes\":33554432,"));
+}
+
 /* A pool on a node without memory: refused at start, one clear line. */
 static void test_no_memory_node_refused(void **state)
 {
@@ -140,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_pages_on_node0),
 		cmocka_unit_test(test_alloc_node),
 		cmocka_unit_test(test_query_node),
+		cmocka_unit_test(test_status_per_node),
 		cmocka_unit_test(test_no_memory_node_refused),
 	};
 	int failed = cmocka_run_group_tests_name("integration-numa", tests, setup, teardown);
