@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,68 +60,92 @@ int raw_connect(const char *path, int hello)
 	return fd;
 }
 
-int raw_pages(const char *path, struct raw_page **ret)
+int raw_list(const char *path, uint32_t table, void (*fn)(const void *item, void *ctx), void *ctx)
 {
 	uint8_t buf[PROTO_MAX_MSG];
-	struct raw_page *pages = NULL;
 	uint64_t cursor = 0;
-	int n = 0, fd = raw_connect(path, 1);
+	int rows = 0, fd = raw_connect(path, 1);
 
 	if (fd < 0)
 		return fd;
 	do {
-		struct proto_list l = { .table = PROTO_TABLE_PAGES, .cursor = cursor };
+		struct proto_list l = { .table = table, .cursor = cursor };
 		struct proto_msg m;
 		size_t len = proto_encode(buf, PROTO_LIST, 2, &l, sizeof(l));
 		ssize_t got = raw_call(fd, buf, len, buf, sizeof(buf));
 
 		if (got <= 0 || proto_decode(buf, (size_t)got, 0, &m) < 0 ||
-		    m.hdr.type != PROTO_LIST_REPLY) {
-			free(pages);
+		    m.hdr.type != PROTO_LIST_REPLY || m.body.list_reply.table != table) {
 			close(fd);
 			return -EPROTO;
 		}
-		struct raw_page *np = realloc(pages, (n + m.body.list_reply.count) * sizeof(*np));
-		if (!np) {
-			free(pages);
-			close(fd);
-			return -ENOMEM;
-		}
-		pages = np;
-		for (uint32_t i = 0; i < m.body.list_reply.count; i++) {
-			struct proto_page_item it;
-			memcpy(&it, m.items + (size_t)i * m.body.list_reply.item_size, sizeof(it));
-			pages[n++] = (struct raw_page){ it.phys, it.state, it.node };
-		}
+		for (uint32_t i = 0; i < m.body.list_reply.count; i++, rows++)
+			fn(m.items + (size_t)i * m.body.list_reply.item_size, ctx);
 		cursor = m.body.list_reply.next;
 	} while (cursor);
 	close(fd);
-	*ret = pages;
-	return n;
+	return rows;
+}
+
+struct pages_ctx {
+	struct raw_page *pages;
+	int n, cap;
+	bool oom;
+};
+
+static void page_row(const void *item, void *arg)
+{
+	struct pages_ctx *c = arg;
+	struct proto_page_item it;
+
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 64;
+		struct raw_page *np = realloc(c->pages, (size_t)cap * sizeof(*np));
+		if (!np) {
+			c->oom = true;
+			return;
+		}
+		c->pages = np;
+		c->cap = cap;
+	}
+	memcpy(&it, item, sizeof(it));
+	c->pages[c->n++] = (struct raw_page){ it.phys, it.state, it.node };
+}
+
+int raw_pages(const char *path, struct raw_page **ret)
+{
+	struct pages_ctx c = { 0 };
+	int r = raw_list(path, PROTO_TABLE_PAGES, page_row, &c);
+
+	if (r >= 0 && c.oom)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(c.pages);
+		return r;
+	}
+	*ret = c.pages;
+	return c.n;
+}
+
+struct stat_ctx {
+	const char *name;
+	int64_t value;
+};
+
+static void stat_row(const void *item, void *arg)
+{
+	struct stat_ctx *c = arg;
+	struct proto_stat_item it;
+
+	memcpy(&it, item, sizeof(it));
+	if (!strncmp(it.name, c->name, sizeof(it.name)))
+		c->value = (int64_t)it.value;
 }
 
 int64_t raw_stat(const char *path, const char *name)
 {
-	uint8_t buf[PROTO_MAX_MSG];
-	struct proto_list l = { .table = PROTO_TABLE_STATS };
-	struct proto_msg m;
-	int64_t v = -ENOENT;
-	int fd = raw_connect(path, 1);
-	size_t n;
-	ssize_t got;
+	struct stat_ctx c = { name, -ENOENT };
+	int r = raw_list(path, PROTO_TABLE_STATS, stat_row, &c);
 
-	if (fd < 0)
-		return fd;
-	n = proto_encode(buf, PROTO_LIST, 3, &l, sizeof(l));
-	got = raw_call(fd, buf, n, buf, sizeof(buf));
-	if (got > 0 && proto_decode(buf, (size_t)got, 0, &m) == 0 && m.hdr.type == PROTO_LIST_REPLY) {
-		for (uint32_t i = 0; i < m.body.list_reply.count; i++) {
-			struct proto_stat_item it;
-			memcpy(&it, m.items + (size_t)i * m.body.list_reply.item_size, sizeof(it));
-			if (!strncmp(it.name, name, sizeof(it.name)))
-				v = (int64_t)it.value;
-		}
-	}
-	close(fd);
-	return v;
+	return r < 0 ? r : c.value;
 }

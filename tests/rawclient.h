@@ -19,6 +19,10 @@ int raw_connect(const char *path, int hello);
  * connection, or -errno. */
 ssize_t raw_call(int fd, const void *buf, size_t len, void *reply, size_t cap);
 
+/* Walk every row of a LIST table through all its pages; fn gets each item
+ * (at least as long as the table's proto_*_item). Rows seen, or -errno. */
+int raw_list(const char *path, uint32_t table, void (*fn)(const void *item, void *ctx), void *ctx);
+
 struct raw_page {
 	uint64_t phys;
 	uint8_t state;

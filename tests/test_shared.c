@@ -76,26 +76,27 @@ static bool all_is(const uint8_t *p, size_t n, uint8_t v)
 	return p[n - 1] == v;
 }
 
+struct holders_ctx {
+	uint64_t phys;
+	int holders;
+};
+
+static void region_row(const void *item, void *arg)
+{
+	struct holders_ctx *c = arg;
+	struct proto_region_item it;
+
+	memcpy(&it, item, sizeof(it));
+	if (it.phys == c->phys)
+		c->holders = (int)it.holders;
+}
+
 /* Region holders as the daemon sees them (raw REGIONS table). */
 static int holders_of(uint64_t phys)
 {
-	uint8_t buf[PROTO_MAX_MSG];
-	struct proto_list l = { .table = PROTO_TABLE_REGIONS };
-	struct proto_msg m;
-	int fd = raw_connect(d.socket, 1), holders = -1;
-	size_t n = proto_encode(buf, PROTO_LIST, 7, &l, sizeof(l));
-	ssize_t got = raw_call(fd, buf, n, buf, sizeof(buf));
+	struct holders_ctx c = { phys, -1 };
 
-	if (got > 0 && proto_decode(buf, (size_t)got, 0, &m) == 0 && m.hdr.type == PROTO_LIST_REPLY) {
-		for (uint32_t i = 0; i < m.body.list_reply.count; i++) {
-			struct proto_region_item it;
-			memcpy(&it, m.items + (size_t)i * m.body.list_reply.item_size, sizeof(it));
-			if (it.phys == phys)
-				holders = (int)it.holders;
-		}
-	}
-	close(fd);
-	return holders;
+	return raw_list(d.socket, PROTO_TABLE_REGIONS, region_row, &c) < 0 ? -1 : c.holders;
 }
 
 static void test_export_import_child(void **state)
