@@ -40,6 +40,7 @@ static void atfork_child(void)
 	if (lc.sock >= 0)
 		close(lc.sock);
 	lc.sock = -1;
+	lc.owed = 0;
 	lc.session_gen++;
 	regions_clear();
 	small_forget();
@@ -82,16 +83,28 @@ static int region_fetch(uint16_t type, const void *body, size_t len, void *fixed
 	return r;
 }
 
+/*
+ * A region only this process ever mapped needs no answer to its FREE: our
+ * mapping is gone before the message leaves, and the daemon handles a
+ * session's requests in order, so it revokes the pages before it serves our
+ * next request, and before anyone else can be given them. A shared region
+ * waits for the answer, so that when contig_free returns the pages have
+ * been revoked from every mapping (unless another holder keeps them).
+ */
 void lc_region_release(const struct lc_region *reg)
 {
 	munmap((void *)reg->base, reg->mapped);
-	/* Wait for the answer: when it returns, the pages have been revoked
-	 * from every mapping (unless another holder keeps them). */
 	pthread_mutex_lock(&lc.lock);
 	if (reg->session_gen == lc.session_gen && lc.sock >= 0) {
 		struct proto_free f = { .region_id = reg->id };
 		struct proto_msg rep;
-		(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
+
+		if (!reg->shared && lc.owed < LC_MAX_OWED) {
+			if (link_send(PROTO_FREE, ++lc.next_request, &f, sizeof(f)) == 0)
+				lc.owed++;
+		} else {
+			(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
+		}
 	}
 	pthread_mutex_unlock(&lc.lock);
 }
@@ -115,6 +128,7 @@ static void *region_request(uint16_t type, const void *body, size_t len, void *f
 	pthread_mutex_lock(&lc.lock);
 	r = region_fetch(type, body, len, fixed_va, &reg);
 	pthread_mutex_unlock(&lc.lock);
+	reg.shared = type == PROTO_IMPORT;
 	if (r == 0) {
 		pthread_mutex_lock(&lc.table);
 		r = regions_insert(&reg);
@@ -282,6 +296,13 @@ LC_EXPORT int contig_export(const void *base, struct contig_handle *ret_handle)
 		r = -ECONNRESET; /* its daemon is gone: nothing to share it through */
 	else {
 		struct proto_export e = { .region_id = copy.id };
+		/* Shared from now on (even if the call fails half-way): its
+		 * free waits for the answer. */
+		pthread_mutex_lock(&lc.table);
+		reg = regions_find((uintptr_t)base);
+		if (reg && reg->base == (uintptr_t)base)
+			reg->shared = true;
+		pthread_mutex_unlock(&lc.table);
 		r = link_call(PROTO_EXPORT, &e, sizeof(e), PROTO_HANDLE, &rep);
 	}
 	pthread_mutex_unlock(&lc.lock);

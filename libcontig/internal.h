@@ -30,6 +30,7 @@ struct lc_region {
 	uint64_t page_size;
 	uint64_t session_gen; /* the session it came from; stale after reconnect */
 	int node;
+	bool shared;          /* exported or imported: other processes may map it */
 };
 
 struct lc_state {
@@ -39,6 +40,7 @@ struct lc_state {
 	uint64_t session_gen; /* bumped on every connect */
 	uint64_t page_size;   /* from HELLO_REPLY */
 	uint32_t next_request;
+	uint32_t owed;        /* FREE replies not read yet (frees sent without waiting) */
 	struct lc_region *regions; /* sorted by base */
 	size_t nregions, cap;
 };
@@ -52,6 +54,9 @@ int link_send(uint16_t type, uint32_t request, const void *body, size_t len);
 /* Receive one reply to request; fds (if any) land in fds[] and are the
  * caller's. A reply to another request id is a protocol error. */
 int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, size_t *ret_nfds);
+/* At most this many frees in flight unanswered: their replies queue in our
+ * receive buffer, and a daemon that cannot send stops reading us. */
+#define LC_MAX_OWED 32
 /* Send a request and receive its single reply (not for REGION replies). */
 int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
 	      struct proto_msg *ret);

@@ -27,6 +27,7 @@ void link_drop(void)
 	if (lc.sock >= 0)
 		close(lc.sock);
 	lc.sock = -1;
+	lc.owed = 0;
 }
 
 /* A refusal the daemon sent unasked (request 0) before closing on us, e.g.
@@ -74,10 +75,13 @@ int link_send(uint16_t type, uint32_t request, const void *body, size_t len)
 
 int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, size_t *ret_nfds)
 {
-	size_t nfds = 0;
-	ssize_t n = proto_recv(lc.sock, buf, PROTO_MAX_MSG, fds, PROTO_MAX_FDS, &nfds);
+	size_t nfds;
+	ssize_t n;
 	int r;
 
+again:
+	nfds = 0;
+	n = proto_recv(lc.sock, buf, PROTO_MAX_MSG, fds, PROTO_MAX_FDS, &nfds);
 	if (n <= 0) {
 		/* A unix socket reports the peer's close (ECONNRESET) before the
 		 * datagrams still queued: one of them may say why it closed. */
@@ -91,6 +95,13 @@ int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, s
 	if (r == 0 && refusal(ret)) {
 		link_drop();
 		return refusal(ret);
+	}
+	/* Answers to frees sent without waiting come first, in order; what
+	 * they say changes nothing (the region is gone from our side). */
+	if (r == 0 && lc.owed && ret->hdr.request != request && ret->hdr.type == PROTO_STATUS &&
+	    !nfds) {
+		lc.owed--;
+		goto again;
 	}
 	if (r == 0 && ret->hdr.request != request)
 		r = -EPROTO;

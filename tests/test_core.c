@@ -425,6 +425,52 @@ static void test_kept_mapping(void **state)
 	assert_true(wait_pool_idle(5000));
 }
 
+/*
+ * Frees of private regions go out without waiting for the answer. The daemon
+ * handles a session's requests in order, so a full pool freed this way is
+ * whole again for the very next allocations (which wait for the reclaim,
+ * never fail), and answers that pile up are read before the next reply.
+ */
+static void test_free_unanswered(void **state)
+{
+	uint8_t *all[32];
+	int n = 0;
+
+	(void)state;
+	assert_true(wait_pool_idle(5000));
+	for (int round = 0; round < 3; round++) {
+		n = 0;
+		while (n < 32 && (all[n] = contig_alloc(4096 + (size_t)round, CONTIG_MAX_ADDRESS))) {
+			assert_true(all_zero(all[n], 4096));
+			memset(all[n], 0x33, 4096);
+			n++;
+		}
+		assert_int_equal(n, 32); /* one page each: the whole 64 MiB pool */
+		for (int i = 0; i < n; i++)
+			contig_free(all[i]);
+	}
+	/* The last round's 32 answers are still owed: a query reads past them. */
+	struct contig_pool_info info = { 0 };
+	assert_int_equal(contig_query(&info), 0);
+	assert_int_equal(info.total_bytes, 64 * MiB);
+	/* Whole pages this time, then the whole pool at once right after. */
+	for (n = 0; n < 32; n++)
+		assert_non_null(all[n] = contig_alloc(PS, CONTIG_MAX_ADDRESS));
+	for (int i = 0; i < n; i++)
+		contig_free(all[i]);
+	uint8_t *p = contig_alloc(32 * PS, CONTIG_MAX_ADDRESS);
+	if (!p) {
+		/* Pages came back from reclaim at other addresses: no single
+		 * run of 64 MiB, but every page is there. */
+		assert_int_equal(errno, ENOMEM);
+		assert_true(wait_pool_idle(5000));
+	} else {
+		check_region(p, 32 * PS);
+		contig_free(p);
+	}
+	assert_true(wait_pool_idle(5000));
+}
+
 struct thread_arg {
 	int id;
 	int failures;
@@ -671,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_zero_after_reuse),
 		cmocka_unit_test(test_kill_reclaim),
 		cmocka_unit_test(test_kept_mapping),
+		cmocka_unit_test(test_free_unanswered),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_garbage),
