@@ -64,6 +64,10 @@ static const struct counter_def counters[] = {
 	{ "protocol_errors", "contig_protocol_errors_total", NULL,
 	  "Sessions closed for a protocol violation.", 0 },
 	{ "sessions_total", "contig_sessions_opened_total", NULL, "Sessions opened.", 0 },
+	{ "repair_looked", "contig_repair_candidate_pages_total", NULL,
+	  "Spare hugepages faulted as candidates for longer runs.", 0 },
+	{ "repair_swapped", "contig_repair_swapped_pages_total", NULL,
+	  "Free pool pages exchanged for candidates that made runs longer.", 0 },
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 

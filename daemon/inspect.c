@@ -237,6 +237,8 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 	STAT(exports);
 	STAT(protocol_errors);
 	STAT(sessions_total);
+	STAT(repair_looked);
+	STAT(repair_swapped);
 #undef STAT
 }
 

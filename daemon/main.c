@@ -281,6 +281,38 @@ static void on_reclaim(struct loop_source *src, uint32_t events)
 		server_retry_parked(&srv);
 }
 
+static struct loop_source repair_src;
+
+static void on_repair(struct loop_source *src, uint32_t events)
+{
+	struct repair_result rr;
+	char a[32], b[32];
+
+	(void)src;
+	(void)events;
+	if (pool_repair_apply(&srv.pool, &rr) < 0)
+		return;
+	log_info("repair: looked at %u spare hugepages (%" PRIu64 " ms), swapped %u free pages: "
+		 "%u runs, largest %s -> %u runs, largest %s",
+		 rr.looked, rr.harvest_ns / 1000000, rr.swapped, rr.runs_before,
+		 human((uint64_t)rr.largest_before * srv.pool.page_size, a, sizeof(a)), rr.runs_after,
+		 human((uint64_t)rr.largest_after * srv.pool.page_size, b, sizeof(b)));
+	if (rr.swapped)
+		server_retry_parked(&srv);
+}
+
+/* Look for longer runs among spare hugepages now that we serve: start-up
+ * pays for the pool's own pages only. */
+static void start_repair(void)
+{
+	int r = pool_repair_start(&srv.pool, srv.pool.oversample);
+
+	if (r == 0 && pool_repair_fd(&srv.pool) >= 0)
+		r = loop_add(&srv.loop, &repair_src, pool_repair_fd(&srv.pool), EPOLLIN, on_repair);
+	if (r < 0)
+		log_warn("repair: not started: %s", strerror(-r));
+}
+
 static void on_signal(struct loop_source *src, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -439,6 +471,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 	notify_status();
 	log_info("ready on %s", socket_ours ? arg.socket : "the systemd socket");
+	start_repair();
 
 	r = loop_run(&srv.loop);
 	sd_notify(0, "STOPPING=1");

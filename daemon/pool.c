@@ -99,73 +99,6 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 	return r;
 }
 
-static int cmp_phys(const void *a, const void *b, void *arg)
-{
-	const struct backing_page *pages = arg;
-	uint64_t x = pages[*(const uint32_t *)a].phys, y = pages[*(const uint32_t *)b].phys;
-
-	return x < y ? -1 : x > y;
-}
-
-struct run_span {
-	uint32_t first, len; /* into the sorted index array */
-};
-
-static int cmp_len_desc(const void *a, const void *b)
-{
-	const struct run_span *x = a, *y = b;
-
-	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
-}
-
-/*
- * Of the n faulted candidates keep want, choosing whole physically
- * contiguous runs, longest first, and drop the rest back to the kernel. The
- * kept pages are moved to ids 0..want-1. Returns 0 or -ENOMEM.
- */
-static int keep_longest_runs(struct pool *p, uint32_t n, uint32_t want)
-{
-	uint32_t *idx = calloc(n, sizeof(*idx)), nruns = 0, kept = 0;
-	struct run_span *runs = calloc(n, sizeof(*runs));
-	struct backing_page *sel = calloc(want, sizeof(*sel));
-	uint64_t ps = p->page_size;
-
-	if (!idx || !runs || !sel) {
-		free(idx);
-		free(runs);
-		free(sel);
-		return -ENOMEM;
-	}
-	uint32_t m = 0;
-	for (uint32_t i = 0; i < n; i++)
-		if (p->pages[i].fd >= 0)
-			idx[m++] = i;
-	qsort_r(idx, m, sizeof(*idx), cmp_phys, p->pages);
-	for (uint32_t k = 0; k < m; k++) {
-		const struct backing_page *a = &p->pages[idx[k]];
-		if (k && a->phys == p->pages[idx[k - 1]].phys + ps &&
-		    a->node == p->pages[idx[k - 1]].node)
-			runs[nruns - 1].len++;
-		else
-			runs[nruns++] = (struct run_span){ k, 1 };
-	}
-	qsort(runs, nruns, sizeof(*runs), cmp_len_desc);
-	/* Longest runs first; the last one needed may be cut. */
-	for (uint32_t r = 0; r < nruns && kept < want; r++)
-		for (uint32_t k = 0; k < runs[r].len && kept < want; k++) {
-			uint32_t id = idx[runs[r].first + k];
-			sel[kept++] = p->pages[id];
-			p->pages[id] = (struct backing_page){ .fd = -1 };
-		}
-	for (uint32_t i = 0; i < n; i++)
-		backing_page_drop(&p->pages[i], ps);
-	memcpy(p->pages, sel, kept * sizeof(*sel));
-	free(idx);
-	free(runs);
-	free(sel);
-	return kept == want ? 0 : -ENOMEM;
-}
-
 /* Pin a page against migration; a failure is counted and logged once, the
  * page still serves (audits then catch a move). */
 static void page_pin(struct pool *p, uint32_t id)
@@ -190,15 +123,14 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	int32_t *node = NULL;
 	int r;
 
-	/* Candidates beyond the pool, to keep the longest runs of (single-node
-	 * pools only: a node-bound pool keeps what each node gave). */
-	uint32_t over = cfg->want_node ? 0 : cfg->oversample;
-	uint32_t cap = cfg->npages + over + cfg->nextra;
+	uint32_t cap = cfg->npages + cfg->nextra;
 
 	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra, .ops = ops,
 			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
-			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place };
+			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place,
+			    .oversample = cfg->want_node ? 0 : cfg->oversample,
+			    .repair = { .event_fd = -1 } };
 	*ret_got = 0;
 	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
 	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
@@ -230,17 +162,11 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		for (uint32_t i = 0; i < p->npages; i++)
 			p->want_node[i] = i < cfg->npages ? cfg->want_node[i] : -1;
 	}
-	r = fault_all(p, cfg->npages + over, cfg->threads, ret_got);
+	r = fault_all(p, cfg->npages, cfg->threads, ret_got);
 	if (*ret_got < cfg->npages) {
 		if (r == 0)
 			r = -ENOMEM;
 		goto out;
-	}
-	if (over) {
-		/* Extra candidates are a bonus: a shortage of them is no error. */
-		r = keep_longest_runs(p, cfg->npages + over, cfg->npages);
-		if (r < 0)
-			goto out;
 	}
 	r = 0;
 	*ret_got = cfg->npages;
@@ -278,6 +204,7 @@ static void region_release(struct pool *p, struct region *rg, bool quarantine);
 
 void pool_destroy(struct pool *p)
 {
+	pool_repair_stop(p);
 	reclaim_stop(&p->reclaim);
 	for (uint32_t s = 0; p->slots && s < p->npages; s++) {
 		struct region *rg = p->slots[s];
@@ -553,6 +480,26 @@ static int place_page(struct pool *p, uint32_t id, uint64_t phys, int32_t node)
 		return extent_set_phys(&p->ext, id, phys, node);
 	}
 	return -EEXIST;
+}
+
+int pool_page_swap(struct pool *p, uint32_t id, struct backing_page *pg)
+{
+	int r;
+
+	if (id >= p->npages || p->ext.pages[id].state != EXTENT_FREE)
+		return -EINVAL;
+	r = place_page(p, id, pg->phys, pg->node);
+	if (r < 0)
+		return r;
+	if (p->ops->unpin)
+		p->ops->unpin(p->ops_ctx, id);
+	/* Dropped, not revoked: a FREE page is mapped by no client. */
+	backing_page_drop(&p->pages[id], p->page_size);
+	p->pages[id] = *pg;
+	*pg = (struct backing_page){ .fd = -1 };
+	page_pin(p, id);
+	p->stats.repair_swapped++;
+	return 0;
 }
 
 uint32_t pool_reclaim_collect(struct pool *p)

@@ -26,6 +26,7 @@
 #include "list.h"
 #include "proto.h"
 #include "reclaim.h"
+#include "repair.h"
 
 struct region;
 
@@ -93,6 +94,8 @@ struct pool_stats {
 	uint64_t exports;
 	uint64_t protocol_errors;
 	uint64_t sessions_total;
+	uint64_t repair_looked;      /* spare hugepages faulted as candidates by repair */
+	uint64_t repair_swapped;     /* free pool pages exchanged for them (longer runs) */
 };
 
 struct pool_config {
@@ -106,8 +109,9 @@ struct pool_config {
 	 * npages..npages+nextra-1 and are owned by it from pool_init on. */
 	struct backing_page *extra;
 	uint32_t nextra;
-	/* Fault this many more candidate pages and keep the npages that form
-	 * the longest physically contiguous runs (0: keep what comes). */
+	/* Spare hugepages the background repair may look at once the pool
+	 * serves (pool_repair_start(p, p->oversample)); 0: none. Single-node
+	 * pools only: a node-bound pool keeps what each node gave. */
 	uint32_t oversample;
 	/* Node each of the npages pages is faulted on, or NULL: anywhere. */
 	const int32_t *want_node;
@@ -138,6 +142,8 @@ struct pool {
 	struct reclaim_job *pending; /* revoked this turn, for pool_reclaim_kick */
 	uint32_t npending;
 	uint32_t audit_cursor;
+	uint32_t oversample;         /* from pool_config, for pool_repair_start */
+	struct repair repair;
 	struct pool_stats stats;
 	uint64_t started_ns;
 };
@@ -196,6 +202,13 @@ uint32_t pool_audit(struct pool *p);
 uint32_t pool_audit_step(struct pool *p, uint32_t n);
 /* Hand this turn's revoked pages to the reclaim workers (end of a turn). */
 void pool_reclaim_kick(struct pool *p);
+
+/*
+ * Give FREE page id the frame of pg (fresh, zeroed, never handed out) and
+ * its old frame back to the kernel; pg is emptied. Returns 0, or -errno
+ * and nothing changed.
+ */
+int pool_page_swap(struct pool *p, uint32_t id, struct backing_page *pg);
 
 /* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
 void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);

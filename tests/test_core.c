@@ -471,6 +471,127 @@ static void test_free_unanswered(void **state)
 	assert_true(wait_pool_idle(5000));
 }
 
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+#define HP_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+static bool log_has(const char *path, const char *text)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return strstr(buf, text) != NULL;
+}
+
+/*
+ * Once ready, a daemon looks at spare free hugepages for longer runs
+ * (oversample = 1: up to the pool's size again), swaps free pool pages for
+ * them where that makes runs longer, and gives the rest back. Which frames
+ * the kernel hands out is not ours to choose, so whether it swaps is not
+ * asserted (the fuzzer's fake backing covers the swaps); that it looked,
+ * left the pool whole and consistent, served what it says from pagemap's
+ * point of view and kept no candidate is.
+ */
+static void test_repair_real(void **state)
+{
+	static const char *const args[] = { "--pool", "16M", NULL };
+	struct daemon_proc d2 = { 0 }, d3 = { 0 };
+	struct raw_page *pg = NULL;
+	int64_t looked = 0;
+	int n;
+
+	(void)state;
+	/* Spare free hugepages to look at: 8 for the pool, 8 candidates, slack. */
+	long nr = read_long(HP_DIR "nr_hugepages"), fr = read_long(HP_DIR "free_hugepages");
+	if (fr < 32) {
+		FILE *f = fopen(HP_DIR "nr_hugepages", "w");
+		assert_non_null(f);
+		fprintf(f, "%ld", nr + 32 - fr);
+		fclose(f);
+	}
+	assert_int_equal(daemon_start(&d2, args), 0);
+	setenv("CONTIG_SOCKET", d.socket, 1); /* this process stays with d */
+	for (int t = 0; t < 1000 && looked < 8; t++) {
+		looked = raw_stat(d2.socket, "repair_looked");
+		if (looked < 8)
+			usleep(10000);
+	}
+	assert_int_equal(looked, 8);
+	assert_true(log_has(d2.log, "repair: looked at 8 spare hugepages"));
+	/* The pool is whole: 8 free pages at distinct aligned addresses. */
+	n = raw_pages(d2.socket, &pg);
+	assert_int_equal(n, 8);
+	uint32_t run = 1, longest = 1;
+	for (int k = 0; k < n; k++) {
+		assert_int_equal(pg[k].state, 0); /* FREE */
+		assert_int_equal(pg[k].phys % PS, 0);
+		if (k) {
+			assert_true(pg[k].phys > pg[k - 1].phys);
+			run = pg[k].phys == pg[k - 1].phys + PS ? run + 1 : 1;
+		}
+		if (run > longest)
+			longest = run;
+	}
+	/* The longest run it reports is contiguous for a client, by pagemap. */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("CONTIG_SOCKET", d2.socket, 1);
+		uint8_t *p = contig_alloc(longest * PS, CONTIG_MAX_ADDRESS);
+		if (!p)
+			_exit(2);
+		for (size_t off = 0; off < longest * PS; off += 4096)
+			if (pagemap_phys(p + off) != pagemap_phys(p) + off || p[off])
+				_exit(3);
+		if (pagemap_phys(p) != pg[0].phys && pagemap_phys(p) < pg[0].phys)
+			_exit(4);
+		contig_free(p);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* No candidate kept: as many fds as a daemon that never looked, plus
+	 * the repair's eventfd. */
+	char conf[128];
+	snprintf(conf, sizeof(conf), "%s/no-repair.conf", d2.dir);
+	FILE *f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("oversample = 0\n", f);
+	fclose(f);
+	const char *const args3[] = { "--pool", "16M", "--config", conf, NULL };
+	assert_int_equal(daemon_start(&d3, args3), 0);
+	setenv("CONTIG_SOCKET", d.socket, 1);
+	assert_int_equal(raw_stat(d3.socket, "repair_looked"), 0);
+	/* A daemon closes a finished session's fd when it reads the EOF. */
+	int n2 = -1, n3 = -1;
+	for (int t = 0; t < 200 && n2 != n3 + 1; t++) {
+		usleep(10000);
+		n2 = daemon_fd_count(&d2);
+		n3 = daemon_fd_count(&d3);
+	}
+	assert_int_equal(n2, n3 + 1);
+	free(pg);
+	assert_int_equal(daemon_stop(&d3), 0);
+	assert_int_equal(daemon_stop(&d2), 0);
+}
+
 struct thread_arg {
 	int id;
 	int failures;
@@ -718,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_kill_reclaim),
 		cmocka_unit_test(test_kept_mapping),
 		cmocka_unit_test(test_free_unanswered),
+		cmocka_unit_test(test_repair_real),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_garbage),

@@ -57,6 +57,14 @@ void fake_fail_next(struct fake_backing *fb, uint32_t n)
 	pthread_mutex_unlock(&fb->lock);
 }
 
+void fake_set_gaps(struct fake_backing *fb, uint32_t gap_every)
+{
+	pthread_mutex_lock(&fb->lock);
+	fb->gap_every = gap_every;
+	fb->made = 0;
+	pthread_mutex_unlock(&fb->lock);
+}
+
 /* Called with the lock held. A freed frame first (LIFO), else a new one. */
 static uint64_t frame_get(struct fake_backing *fb)
 {

@@ -59,6 +59,9 @@ void fake_fini(struct fake_backing *fb);
 /* Let the reclaim thread's acquires through (open) or hold them (closed). */
 void fake_gate(struct fake_backing *fb, bool open);
 void fake_fail_next(struct fake_backing *fb, uint32_t n);
+/* From now on leave a hole after every n-th new frame (0: never), e.g. to
+ * offer a repair round candidates longer runs than the pool has. */
+void fake_set_gaps(struct fake_backing *fb, uint32_t gap_every);
 /* Move the live page behind fd to a new frame; its old frame becomes free.
  * Returns false if fd is no live fake page. */
 bool fake_migrate(struct fake_backing *fb, int fd);

@@ -348,6 +348,36 @@ static void cmd_migrate(void)
 		H.migrated = true;
 }
 
+/* A repair round, as the daemon runs one after start: with reclaim idle, so
+ * which frames the candidates get is decided by the input alone. */
+static void repair_round(uint32_t want, bool long_runs)
+{
+	struct repair_result rr;
+	uint32_t gaps = H.fb.gap_every;
+
+	settle();
+	if (long_runs)
+		fake_set_gaps(&H.fb, 0);
+	fake_gate(&H.fb, true);
+	CHECK(pool_repair_start(&H.srv.pool, want) == 0, "pool_repair_start");
+	CHECK(pool_repair_apply(&H.srv.pool, &rr) == 0, "pool_repair_apply");
+	fake_gate(&H.fb, false);
+	fake_set_gaps(&H.fb, gaps);
+	CHECK(rr.swapped <= rr.looked, "repair swapped %u pages for %u candidates", rr.swapped,
+	      rr.looked);
+	CHECK(!rr.swapped || rr.score_after > rr.score_before,
+	      "repair swapped %u pages for no longer runs", rr.swapped);
+	server_retry_parked(&H.srv);
+}
+
+static void cmd_repair(void)
+{
+	uint8_t n;
+
+	if (take(&n, 1))
+		repair_round(n % 16 + 1, n & 16);
+}
+
 static void run_command(uint8_t cmd)
 {
 	uint8_t n;
@@ -368,6 +398,7 @@ static void run_command(uint8_t cmd)
 	case FZ_RETRY_LOST: pool_retry_lost(&H.srv.pool); break;
 	case FZ_AUDIT: pool_audit(&H.srv.pool); break;
 	case FZ_MIGRATE: cmd_migrate(); break;
+	case FZ_REPAIR: cmd_repair(); break;
 	}
 }
 
@@ -438,6 +469,8 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 	list_init(&H.srv.parked);
 	CHECK(loop_init(&H.srv.loop) == 0, "loop_init: %m");
 	CHECK(pool_init(&H.srv.pool, &cfg, &fake_backing_ops, &H.fb, &got) == 0, "pool_init");
+	if (H.srv.pool.oversample)
+		repair_round(H.srv.pool.oversample, true);
 	H.srv.listen_fd = listen_socket();
 }
 
@@ -451,7 +484,7 @@ static void report(void)
 		"EINVAL:%u ENOMEM:%u ENOTSUP:%u EDQUOT:%u EACCES:%u ENOENT:%u other:%u\n"
 		"  pages checked %u, hangups %u; pool: allocs %llu frees %llu waits %llu "
 		"protocol_errors %llu lost %llu audit_moved %llu quarantined %llu; kernel: %llu "
-		"acquires %llu revokes %llu pins %llu zeroes\n",
+		"acquires %llu revokes %llu pins %llu zeroes; repair looked %llu swapped %llu\n",
 		H.replies[PROTO_HELLO_REPLY], H.replies[PROTO_REGION], H.replies[PROTO_STATUS],
 		H.replies[PROTO_POOL_INFO], H.replies[PROTO_HANDLE], H.replies[PROTO_LIST_REPLY],
 		H.statuses[0], H.statuses[1], H.statuses[2], H.statuses[3], H.statuses[4],
@@ -461,7 +494,8 @@ static void report(void)
 		(unsigned long long)st->lost, (unsigned long long)st->audit_moved,
 		(unsigned long long)st->quarantined, (unsigned long long)H.fb.acquires,
 		(unsigned long long)H.fb.revokes, (unsigned long long)H.fb.pins,
-		(unsigned long long)H.fb.zeroes);
+		(unsigned long long)H.fb.zeroes, (unsigned long long)st->repair_looked,
+		(unsigned long long)st->repair_swapped);
 }
 
 static void teardown(void)

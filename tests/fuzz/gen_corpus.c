@@ -401,6 +401,30 @@ static void session_seeds(void)
 	plain_alloc(&s, 0, PS);
 	save("trusted-oversample-extra", &s);
 
+	/* Repair: at start (oversample), then with live, quarantined and
+	 * reclaiming pages around the free ones it may swap. */
+	for (int trusted = 0; trusted < 2; trusted++) {
+		begin2(&s, FZ_CFG_GAPS | FZ_CFG_QUARANTINE,
+		       FZ_CFG2_OVERSAMPLE | (trusted ? FZ_CFG2_TRUSTED : 0), 16);
+		open_conn(&s, 0);
+		open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		plain_alloc(&s, 0, 2 * PS);
+		plain_alloc(&s, 1, 3 * PS);
+		plain_alloc(&s, 0, PS);
+		region_op(&s, 0, 0, 0);
+		u8(&s, FZ_REPAIR);
+		u8(&s, 16 | 15);
+		close_conn(&s, 1);
+		u8(&s, FZ_REPAIR);
+		u8(&s, 7);
+		plain_alloc(&s, 0, 4 * PS);
+		simple(&s, FZ_RECLAIM);
+		plain_alloc(&s, 0, 8 * PS);
+		save(trusted ? "repair-trusted" : "repair", &s);
+	}
+
 	/* SIGTERM with clients holding regions, replies unread, a request
 	 * parked and reclaim in flight (trusted mode and not). */
 	for (int trusted = 0; trusted < 2; trusted++) {

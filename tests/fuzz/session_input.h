@@ -53,6 +53,8 @@ enum fz_cmd {
 	FZ_RETRY_LOST,   /* pool_retry_lost, as the daemon's timer does */
 	FZ_AUDIT,        /* pool_audit */
 	FZ_MIGRATE,      /* u8 page: the kernel moves page id (mod npages) to a new frame */
+	FZ_REPAIR,       /* u8 n: settle, then a repair round looking at n % 16 + 1 spare
+			  * pages (with n & 16: new frames without holes meanwhile) */
 	FZ_CMD_MAX,
 };
 
