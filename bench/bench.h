@@ -180,10 +180,15 @@ void ipc_server_stop(pid_t pid, const char *path);
 double fault_bulk(size_t npages, unsigned nthreads);
 double memfd_bulk(size_t npages);
 /* Start a contigd with cfg->ready_pages pages (and config lines, or NULL),
- * time it, stop it. 0 or -errno. */
-int contig_ready_once(const struct run_cfg *cfg, const char *config, double *ret_ready_ms,
-		      double *ret_pinned_ms, long *ret_rss_kb, long *ret_huge_kb,
-		      char *ret_runs, size_t runs_len);
+ * time it, wait for its background repair (if it runs one), stop it. 0 or
+ * -errno. *ret_repair_ms < 0 and ret_repair "" when no repair was seen. */
+struct ready_once {
+	double ready_ms, pinned_ms, repair_ms;
+	long rss_kb, huge_kb;
+	char runs[96];      /* "N runs, largest X" when ready */
+	char repair[256];   /* the repair's log line */
+};
+int contig_ready_once(const struct run_cfg *cfg, const char *config, struct ready_once *ret);
 enum dpdk_ready { DPDK_READY_LEGACY, DPDK_READY_DEFAULT, DPDK_READY_NOHUGE };
 /* rte_eal_init of one configuration with cfg->ready_pages pages, in ms; < 0 on failure. */
 double dpdk_ready_once(const struct run_cfg *cfg, enum dpdk_ready which);

@@ -562,9 +562,7 @@ static void frag_figure(const struct run_cfg *cfg)
 
 /* ---- start-up and memory ---- */
 
-int contig_ready_once(const struct run_cfg *cfg, const char *config, double *ret_ready_ms,
-		      double *ret_pinned_ms, long *ret_rss_kb, long *ret_huge_kb,
-		      char *ret_runs, size_t runs_len)
+int contig_ready_once(const struct run_cfg *cfg, const char *config, struct ready_once *ret)
 {
 	struct contigd d;
 	int r;
@@ -572,12 +570,16 @@ int contig_ready_once(const struct run_cfg *cfg, const char *config, double *ret
 	r = contigd_start(cfg, &d, "contigd-ready", (uint64_t)cfg->ready_pages * HUGE_2M, config);
 	if (r < 0)
 		return r;
-	*ret_ready_ms = (double)(d.t_ready - d.t_spawn) / 1e6;
-	*ret_pinned_ms = (double)contigd_pinned_ms(&d);
-	contigd_log_runs(&d, ret_runs, runs_len);
+	ret->ready_ms = (double)(d.t_ready - d.t_spawn) / 1e6;
+	ret->pinned_ms = (double)contigd_pinned_ms(&d);
+	contigd_log_runs(&d, ret->runs, sizeof(ret->runs));
+	/* Without oversampling no repair runs: do not wait for one. */
+	ret->repair_ms = config && strstr(config, "oversample = 0")
+				 ? -1
+				 : contigd_wait_repair(&d, ret->repair, sizeof(ret->repair), 10000);
 	sleep_us(100000);
-	*ret_rss_kb = proc_status_kb(d.pid, "VmRSS");
-	*ret_huge_kb = proc_status_kb(d.pid, "HugetlbPages");
+	ret->rss_kb = proc_status_kb(d.pid, "VmRSS");
+	ret->huge_kb = proc_status_kb(d.pid, "HugetlbPages");
 	if (contigd_stop(&d) != 0)
 		fprintf(stderr, "contig-bench: contigd did not exit 0 on SIGTERM\n");
 	return 0;

@@ -144,6 +144,32 @@ void contigd_log_runs(const struct contigd *d, char *buf, size_t len)
 	fclose(f);
 }
 
+double contigd_wait_repair(const struct contigd *d, char *buf, size_t len, unsigned timeout_ms)
+{
+	char line[1024];
+
+	buf[0] = 0;
+	for (unsigned t = 0; t <= timeout_ms; t += 2) {
+		FILE *f = fopen(d->log, "re");
+		bool found = false;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "repair: ");
+			if (p) {
+				snprintf(buf, len, "%s", p + 8);
+				buf[strcspn(buf, "\n")] = 0;
+				found = true;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (found)
+			return (double)(now_ns() - d->t_spawn) / 1e6;
+		sleep_us(2000);
+	}
+	return -1;
+}
+
 long proc_status_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];

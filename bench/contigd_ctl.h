@@ -29,6 +29,10 @@ int contigd_stop(struct contigd *d);
 long contigd_pinned_ms(const struct contigd *d);
 /* "N runs, largest X" of the same line ("" if absent). */
 void contigd_log_runs(const struct contigd *d, char *buf, size_t len);
+/* Wait up to timeout_ms for the log line of the background repair ("repair:
+ * looked at ..."): its text after "repair: " into buf, and the time from
+ * fork to when it was seen (ms), or -1 if it did not come. */
+double contigd_wait_repair(const struct contigd *d, char *buf, size_t len, unsigned timeout_ms);
 /* A "Field:   N kB" line of /proc/PID/status, in kB; -1 if absent. */
 long proc_status_kb(pid_t pid, const char *field);
 

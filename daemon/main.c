@@ -305,7 +305,13 @@ static void on_repair(struct loop_source *src, uint32_t events)
  * pays for the pool's own pages only. */
 static void start_repair(void)
 {
-	int r = pool_repair_start(&srv.pool, srv.pool.oversample);
+	int r;
+
+	if (!srv.pool.oversample) {
+		log_info("repair: not run (oversample = 0, or no spare free hugepages)");
+		return;
+	}
+	r = pool_repair_start(&srv.pool, srv.pool.oversample);
 
 	if (r == 0 && pool_repair_fd(&srv.pool) >= 0)
 		r = loop_add(&srv.loop, &repair_src, pool_repair_fd(&srv.pool), EPOLLIN, on_repair);

@@ -125,7 +125,8 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 
 	uint32_t cap = cfg->npages + cfg->nextra;
 
-	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra, .ops = ops,
+	*p = (struct pool){ .page_size = cfg->page_size, .npages = cfg->npages + cfg->nextra,
+			    .nbase = cfg->npages, .ops = ops,
 			    .ops_ctx = ops_ctx, .next_seq = 1, .started_ns = now_ns(),
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
 			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place,

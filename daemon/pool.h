@@ -120,6 +120,7 @@ struct pool_config {
 struct pool {
 	uint64_t page_size;
 	uint32_t npages;
+	uint32_t nbase;              /* ids below are the pool proper; from here, the low pool */
 	const struct backing_ops *ops;
 	void *ops_ctx;
 	struct backing_page *pages;  /* by page id; pages_cap entries, npages in use */

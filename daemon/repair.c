@@ -230,7 +230,10 @@ uint32_t repair_choose(struct repair_frame *f, uint32_t n, uint64_t ps, uint32_t
 }
 
 /* Frames the pool owns now: FREE ones may go, USED and QUARANTINED stay.
- * RECLAIMING and LOST pages own no frame (their address is a stale record). */
+ * RECLAIMING and LOST pages own no frame (their address is a stale record).
+ * Low memory stays too: the low pool's pages (dug for at start, ids from
+ * p->nbase on) and any page below 4 GiB are scarce, and a candidate from
+ * anywhere is no substitute for them. */
 static uint32_t pool_frames(const struct pool *p, struct repair_frame *f, uint32_t *ret_free)
 {
 	uint32_t n = 0, nfree = 0;
@@ -239,8 +242,10 @@ static uint32_t pool_frames(const struct pool *p, struct repair_frame *f, uint32
 		const struct extent_page *pg = &p->ext.pages[id];
 		uint8_t kind;
 
-		if (pg->state == EXTENT_FREE)
+		if (pg->state == EXTENT_FREE && id < p->nbase && pg->phys >= (4ull << 30))
 			kind = REPAIR_FREE, nfree++;
+		else if (pg->state == EXTENT_FREE)
+			kind = REPAIR_FIXED;
 		else if (pg->state == EXTENT_USED || pg->state == EXTENT_QUARANTINED)
 			kind = REPAIR_FIXED;
 		else

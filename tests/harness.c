@@ -184,6 +184,24 @@ uint64_t pagemap_phys(const void *va)
 	return (entry & ((1ull << 55) - 1)) * 4096 + ((uintptr_t)va & 4095);
 }
 
+bool daemon_wait_log(const struct daemon_proc *d, const char *text, int ms)
+{
+	static char buf[1 << 16];
+
+	for (int t = 0; t <= ms; t += 10) {
+		int fd = open(d->log, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (strstr(buf, text))
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
 bool wait_pool_idle(int ms)
 {
 	struct contig_pool_info info;

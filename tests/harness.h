@@ -28,6 +28,8 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args);
 int daemon_restart(struct daemon_proc *d, const char *const *extra_args);
 /* SIGTERM, wait; returns the exit status (0 when it stopped cleanly). */
 int daemon_stop(struct daemon_proc *d);
+/* Wait up to ms for text to appear in the daemon's log; true if it did. */
+bool daemon_wait_log(const struct daemon_proc *d, const char *text, int ms);
 /* Number of fds the daemon has open (/proc/PID/fd). */
 int daemon_fd_count(const struct daemon_proc *d);
 

@@ -486,7 +486,9 @@ static void test_clients(void **state)
 	for (size_t i = 0; i < a->n; i++) {
 		const struct json *s = &a->items[i];
 		double since = j_num(s, "connected_since");
-		assert_true(since <= now + 1 && since > now - 3600);
+		if (!(since <= now + 1 && since > now - 3600))
+			fail_msg("session %d: connected_since %.3f, now %.0f, age_s %.3f", (int)i, since,
+				 now, j_num(s, "age_s"));
 		assert_true(j_num(s, "age_s") >= 0);
 		if (j_bool(s, "self")) {
 			selves++;

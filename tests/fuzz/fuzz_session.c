@@ -440,7 +440,8 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 		.zero_in_place = flags2 & FZ_CFG2_TRUSTED,
 		.oversample = flags2 & FZ_CFG2_OVERSAMPLE ? 6 : 0,
 	};
-	uint64_t base = flags & FZ_CFG_LOW ? (4ull << 30) - 8 * PS : (1ull << 30);
+	uint64_t base = flags & FZ_CFG_LOW ? (4ull << 30) - 8 * PS
+			: flags2 & FZ_CFG2_HIGH ? (8ull << 30) : (1ull << 30);
 	struct backing_page extra[2] = { { .fd = -1 }, { .fd = -1 } };
 	static int32_t want_node[260];
 	uint32_t got;

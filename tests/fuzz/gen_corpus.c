@@ -405,7 +405,7 @@ static void session_seeds(void)
 	 * reclaiming pages around the free ones it may swap. */
 	for (int trusted = 0; trusted < 2; trusted++) {
 		begin2(&s, FZ_CFG_GAPS | FZ_CFG_QUARANTINE,
-		       FZ_CFG2_OVERSAMPLE | (trusted ? FZ_CFG2_TRUSTED : 0), 16);
+		       FZ_CFG2_OVERSAMPLE | FZ_CFG2_HIGH | (trusted ? FZ_CFG2_TRUSTED : 0), 16);
 		open_conn(&s, 0);
 		open_conn(&s, 0);
 		hello(&s, 0);

@@ -29,9 +29,11 @@
 
 /* config flags2 */
 #define FZ_CFG2_TRUSTED    (1u << 0) /* zero-in-place: freed pages zeroed, not revoked */
-#define FZ_CFG2_OVERSAMPLE (1u << 1) /* fault 6 pages more, keep the longest runs */
+#define FZ_CFG2_OVERSAMPLE (1u << 1) /* a repair round looking at 6 spare pages after start */
 #define FZ_CFG2_EXTRA      (1u << 2) /* 2 pages acquired beforehand join the pool (low pool) */
 #define FZ_CFG2_WANT_NODE  (1u << 3) /* pages asked for on nodes 0 and 1 in turn */
+#define FZ_CFG2_HIGH       (1u << 4) /* frames from 8 GiB up (repair never swaps out a
+				      * page below 4 GiB), unless FZ_CFG_LOW */
 
 /* FZ_OPEN flags */
 #define FZ_OPEN_DENY  (1u << 0) /* access control said no (session.may_alloc false) */
