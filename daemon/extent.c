@@ -4,18 +4,27 @@
  * and the cached figures that describe the pool.
  *
  * Owns the order (page ids sorted by phys), its inverse pos[], the per-state
- * counts, the number of runs and the longest free stretch. Invariants, all
- * verified by extent_pool_check(): the order is strictly increasing in phys,
- * pos[order[k]] == k, and nstate, runs and largest_free equal a full scan.
+ * counts, the number of runs, the longest free stretch, and three bitmaps
+ * over the positions of the order: FREE, RECLAIMING and "starts a run".
+ * Invariants, all verified by extent_pool_check(): the order is strictly
+ * increasing in phys, pos[order[k]] == k, nstate, runs and largest_free
+ * equal a full scan, and the bitmaps equal what the pages give.
  *
- * Cost: no call does more than one linear pass over the order. extent_find
- * visits each free stretch once and computes its highest feasible start
- * directly, so no window is re-examined page by page. A page changing state
- * walks only its own free stretch, and rescans the pool only when the longest
- * stretch may have shrunk; extent_set_phys moves one element of the order
- * (a memmove) and rescans.
+ * Cost: pools have tens of thousands of pages, so nothing on the allocation
+ * path walks them one by one. The bitmaps let every search move 64 positions
+ * at a time: extent_find jumps over unusable pages and along each usable
+ * stretch by words, visits each stretch at most once (from the top down,
+ * stopping at an exact fit on the wanted node) and computes its highest
+ * feasible start directly, so it costs O(npages / 64 + stretches). A page
+ * changing state finds the ends of its own stretch the same way and rescans
+ * (the same walk) only when the longest stretch may have shrunk.
+ * extent_set_phys moves one element of the order (a memmove), recomputes the
+ * bits of the positions that moved, and rescans. extent_run_next and
+ * extent_stats still go page by page: they count states, and the checker
+ * needs a recomputation that does not trust the bitmaps.
  */
 #include "extent.h"
+#include "extent_bits.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -54,7 +63,112 @@ static bool same_run(const struct extent_pool *p, uint32_t k)
 	return b->phys - a->phys == p->page_size && a->node == b->node;
 }
 
-/* ---- scans: the only source of truth for the cached figures ---- */
+/* ---- bitmaps: the free stretches, 64 positions at a time ---- */
+
+/* Word w of the positions a request may use: FREE ones, and RECLAIMING ones
+ * when it counts pending pages. */
+static uint64_t usable_word(const struct extent_pool *p, uint32_t w, bool pending)
+{
+	return p->free_bits[w] | (pending ? p->reclaim_bits[w] : 0);
+}
+
+/* The first usable position from k on, or npages. */
+static uint32_t next_usable(const struct extent_pool *p, uint32_t k, bool pending)
+{
+	uint32_t w = bit_word(k), nw = bits_words(p->npages);
+	uint64_t x;
+
+	if (k >= p->npages)
+		return p->npages;
+	x = usable_word(p, w, pending) & mask_from(k % BITS_PER_WORD);
+	while (!x) {
+		if (++w == nw)
+			return p->npages;
+		x = usable_word(p, w, pending);
+	}
+	/* Bits past npages are clear, so this is a real position. */
+	return w * BITS_PER_WORD + word_first(x);
+}
+
+/* The last usable position below end, or UINT32_MAX if there is none. */
+static uint32_t prev_usable(const struct extent_pool *p, uint32_t end, bool pending)
+{
+	uint32_t w;
+	uint64_t x;
+
+	if (!end)
+		return UINT32_MAX;
+	w = bit_word(end - 1);
+	x = usable_word(p, w, pending) & mask_upto((end - 1) % BITS_PER_WORD);
+	while (!x) {
+		if (!w)
+			return UINT32_MAX;
+		x = usable_word(p, --w, pending);
+	}
+	return w * BITS_PER_WORD + word_last(x);
+}
+
+/*
+ * The end (exclusive) of the usable stretch through k: the first position
+ * after k that is not usable or starts a run, or npages. k's own state is
+ * not read, so this also gives the end of what a change at k joins or splits.
+ */
+static uint32_t stretch_end(const struct extent_pool *p, uint32_t k, bool pending)
+{
+	uint32_t w, nw = bits_words(p->npages);
+	uint64_t x;
+
+	if (++k >= p->npages)
+		return p->npages;
+	w = bit_word(k);
+	x = (~usable_word(p, w, pending) | p->run_start_bits[w]) & mask_from(k % BITS_PER_WORD);
+	while (!x) {
+		if (++w == nw)
+			return p->npages;
+		x = ~usable_word(p, w, pending) | p->run_start_bits[w];
+	}
+	/* Bits past npages are clear, hence unusable: the last word stops at npages. */
+	return w * BITS_PER_WORD + word_first(x);
+}
+
+/*
+ * The start of the usable stretch through k: the lowest s <= k such that
+ * every position in [s, k) is usable and none in (s, k] starts a run. Like
+ * stretch_end, it does not read k's own state.
+ */
+static uint32_t stretch_start(const struct extent_pool *p, uint32_t k, bool pending)
+{
+	uint32_t w = bit_word(k), b = k % BITS_PER_WORD, from_gap = 0, from_run = 0;
+	/* Not usable below k; starting a run at or below k. */
+	uint64_t gap = ~usable_word(p, w, pending) & (mask_upto(b) >> 1);
+	uint64_t run = p->run_start_bits[w] & mask_upto(b);
+
+	/* Position 0 starts a run: word 0 always stops this. */
+	while (!gap && !run && w) {
+		w--;
+		gap = ~usable_word(p, w, pending);
+		run = p->run_start_bits[w];
+	}
+	if (gap)
+		from_gap = w * BITS_PER_WORD + word_last(gap) + 1;
+	if (run)
+		from_run = w * BITS_PER_WORD + word_last(run);
+	return from_gap > from_run ? from_gap : from_run;
+}
+
+/* Recompute the bits of positions [from, to) from their pages. */
+static void set_bits(struct extent_pool *p, uint32_t from, uint32_t to)
+{
+	for (uint32_t k = from; k < to; k++) {
+		uint8_t s = page_at(p, k)->state;
+
+		bit_assign(p->free_bits, k, s == EXTENT_FREE);
+		bit_assign(p->reclaim_bits, k, s == EXTENT_RECLAIMING);
+		bit_assign(p->run_start_bits, k, !k || !same_run(p, k - 1));
+	}
+}
+
+/* ---- scans: by page, trusting no bitmap; what the checker compares against ---- */
 
 int extent_run_next(const struct extent_pool *p, uint32_t *cursor, struct extent_run_info *ret)
 {
@@ -100,14 +214,23 @@ void extent_stats(const struct extent_pool *p, int32_t node, struct extent_stats
 	*ret = st;
 }
 
-/* Recompute the figures that depend on the layout, after a change to it. */
+/*
+ * Recompute the figures that depend on the layout, after a change to it,
+ * from the bitmaps: a word per 64 positions and a step per free stretch.
+ */
 static void rescan(struct extent_pool *p)
 {
-	struct extent_stats st;
+	uint32_t nw = bits_words(p->npages), runs = 0, largest = 0, end = 0;
 
-	extent_stats(p, EXTENT_NODE_ANY, &st);
-	p->runs = st.runs;
-	p->largest_free = st.largest_free;
+	for (uint32_t w = 0; w < nw; w++)
+		runs += (uint32_t)__builtin_popcountll(p->run_start_bits[w]);
+	for (uint32_t k = next_usable(p, 0, false); k < p->npages; k = next_usable(p, end, false)) {
+		end = stretch_end(p, k, false);
+		if (end - k > largest)
+			largest = end - k;
+	}
+	p->runs = runs;
+	p->largest_free = largest;
 }
 
 /* ---- setup ---- */
@@ -149,6 +272,7 @@ int extent_pool_init(struct extent_pool *p, uint64_t page_size, uint32_t npages,
 		     const uint64_t *phys, const int32_t *node)
 {
 	struct extent_pool q = { .page_size = page_size, .npages = npages };
+	uint32_t nw = bits_words(npages);
 	int r;
 
 	if (!is_pow2(page_size) || !npages || !phys)
@@ -160,7 +284,12 @@ int extent_pool_init(struct extent_pool *p, uint64_t page_size, uint32_t npages,
 	q.pages = calloc(npages, sizeof(*q.pages));
 	q.order = calloc(npages, sizeof(*q.order));
 	q.pos = calloc(npages, sizeof(*q.pos));
-	if (!q.pages || !q.order || !q.pos) {
+	/* Zeroed: the bits past npages stay clear for good. */
+	q.free_bits = calloc(nw, sizeof(*q.free_bits));
+	q.reclaim_bits = calloc(nw, sizeof(*q.reclaim_bits));
+	q.run_start_bits = calloc(nw, sizeof(*q.run_start_bits));
+	if (!q.pages || !q.order || !q.pos || !q.free_bits || !q.reclaim_bits ||
+	    !q.run_start_bits) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -172,6 +301,7 @@ int extent_pool_init(struct extent_pool *p, uint64_t page_size, uint32_t npages,
 	r = sort_pages(&q);
 	if (r < 0)
 		goto fail;
+	set_bits(&q, 0, npages);
 	q.nstate[EXTENT_FREE] = npages;
 	rescan(&q);
 	*p = q;
@@ -189,6 +319,9 @@ void extent_pool_destroy(struct extent_pool *p)
 	free(p->pages);
 	free(p->order);
 	free(p->pos);
+	free(p->free_bits);
+	free(p->reclaim_bits);
+	free(p->run_start_bits);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -246,24 +379,6 @@ static int make_want(const struct extent_pool *p, const struct extent_request *r
 		.pending = rq->flags & EXTENT_WITH_PENDING,
 	};
 	return 0;
-}
-
-static bool usable(const struct extent_page *pg, bool pending)
-{
-	return pg->state == EXTENT_FREE || (pending && pg->state == EXTENT_RECLAIMING);
-}
-
-/* Length of the maximal usable stretch starting at position k (0: k is not usable). */
-static uint32_t stretch_at(const struct extent_pool *p, uint32_t k, bool pending)
-{
-	uint32_t n = 0;
-
-	while (k + n < p->npages && usable(page_at(p, k + n), pending)) {
-		n++;
-		if (k + n == p->npages || !same_run(p, k + n - 1))
-			break;
-	}
-	return n;
 }
 
 /*
@@ -351,16 +466,29 @@ int extent_find(const struct extent_pool *p, const struct extent_request *rq,
 {
 	struct candidate best = { .tier = UINT32_MAX }, c;
 	struct want w;
-	uint32_t len;
 	int r;
 
 	r = make_want(p, rq, &w);
 	if (r < 0)
 		return r;
-	for (uint32_t k = 0; k < p->npages; k += len ? len : 1) {
-		len = stretch_at(p, k, w.pending);
-		if (len >= w.pages && consider(p, &w, k, len, &c) && better(&c, &best))
-			best = c;
+	/*
+	 * Each maximal usable stretch once, from the top of the order down: k
+	 * is its last position, start its first. Going down, starts only get
+	 * lower, so a tie never beats what was found first (ties go to the
+	 * highest phys) and the memory class never gets better. An exact fit
+	 * on the first tier is then the best any stretch below could give, and
+	 * the walk stops there: in a fragmented pool most small requests are
+	 * served that way near the top.
+	 */
+	for (uint32_t k = prev_usable(p, p->npages, w.pending), start; k != UINT32_MAX;
+	     k = prev_usable(p, start, w.pending)) {
+		start = stretch_start(p, k, w.pending);
+		if (k + 1 - start < w.pages || !consider(p, &w, start, k + 1 - start, &c) ||
+		    !better(&c, &best))
+			continue;
+		best = c;
+		if (!best.tier && best.len == w.pages)
+			break;
 	}
 	if (best.tier == UINT32_MAX)
 		return -ENOMEM;
@@ -370,34 +498,13 @@ int extent_find(const struct extent_pool *p, const struct extent_request *rq,
 
 /* ---- state changes ---- */
 
-/* FREE pages just before position k, inside k's run. */
-static uint32_t free_before(const struct extent_pool *p, uint32_t k)
-{
-	uint32_t n = 0;
-
-	while (n < k && same_run(p, k - n - 1) && page_at(p, k - n - 1)->state == EXTENT_FREE)
-		n++;
-	return n;
-}
-
-/* FREE pages just after position k, inside k's run. */
-static uint32_t free_after(const struct extent_pool *p, uint32_t k)
-{
-	uint32_t n = 0;
-
-	while (k + n + 1 < p->npages && same_run(p, k + n) &&
-	       page_at(p, k + n + 1)->state == EXTENT_FREE)
-		n++;
-	return n;
-}
-
 void extent_take(struct extent_pool *p, const struct extent_range *r)
 {
 	uint32_t last = r->pos + r->count - 1, len;
 
 	assert(r->count && r->pos < p->npages && last >= r->pos && last < p->npages);
 	/* The whole free stretch the range is cut from. */
-	len = free_before(p, r->pos) + r->count + free_after(p, last);
+	len = stretch_end(p, last, false) - stretch_start(p, r->pos, false);
 	for (uint32_t k = r->pos; k <= last; k++) {
 		struct extent_page *pg = &p->pages[p->order[k]];
 
@@ -406,6 +513,7 @@ void extent_take(struct extent_pool *p, const struct extent_range *r)
 		p->nstate[EXTENT_USED]++;
 		pg->state = EXTENT_USED;
 	}
+	bits_clear_range(p->free_bits, r->pos, last + 1);
 	/* Only cutting a longest stretch can lower the maximum. */
 	if (len >= p->largest_free)
 		rescan(p);
@@ -426,12 +534,14 @@ void extent_set_state(struct extent_pool *p, uint32_t id, enum extent_state s)
 	p->nstate[pg->state]--;
 	p->nstate[s]++;
 	pg->state = (uint8_t)s;
+	bit_assign(p->free_bits, k, s == EXTENT_FREE);
+	bit_assign(p->reclaim_bits, k, s == EXTENT_RECLAIMING);
 	if (was_free == (s == EXTENT_FREE))
 		return;
 
 	/* The stretch through k: joined by a page that became free, or split
 	 * by one that stopped being free. */
-	len = free_before(p, k) + 1 + free_after(p, k);
+	len = stretch_end(p, k, false) - stretch_start(p, k, false);
 	if (!was_free && len > p->largest_free)
 		p->largest_free = len;
 	else if (was_free && len >= p->largest_free)
@@ -474,7 +584,7 @@ static void move_in_order(struct extent_pool *p, uint32_t from, uint32_t to)
 int extent_set_phys(struct extent_pool *p, uint32_t id, uint64_t phys, int32_t node)
 {
 	struct extent_page *pg;
-	uint32_t to;
+	uint32_t from, to, lo, hi;
 
 	assert(id < p->npages);
 	pg = &p->pages[id];
@@ -483,18 +593,24 @@ int extent_set_phys(struct extent_pool *p, uint32_t id, uint64_t phys, int32_t n
 		return -EINVAL;
 	if (phys == pg->phys && node == pg->node)
 		return 0;
+	from = to = p->pos[id];
 	if (phys != pg->phys) {
 		/* Searched while the page still sits at its old place, which
 		 * counts as "below" exactly when the page moves up. */
 		to = lower_bound(p, phys);
 		if (to < p->npages && page_at(p, to)->phys == phys)
 			return -EEXIST;
-		if (to > p->pos[id])
+		if (to > from)
 			to--;
 		pg->phys = phys;
-		move_in_order(p, p->pos[id], to);
+		move_in_order(p, from, to);
 	}
 	pg->node = node;
+	/* Every position whose page changed, and the one after the last: its
+	 * run start bit depends on the page before it. */
+	lo = from < to ? from : to;
+	hi = from < to ? to : from;
+	set_bits(p, lo, hi + 1 < p->npages ? hi + 2 : p->npages);
 	/* Runs may have joined or split at both places: state is unchanged but
 	 * runs and largest_free are not, and a scan is no dearer than the move. */
 	rescan(p);
@@ -522,14 +638,37 @@ static bool order_ok(const struct extent_pool *p)
 	return true;
 }
 
+/* Every word of the bitmaps against the pages, the bits past npages included. */
+static bool bits_ok(const struct extent_pool *p)
+{
+	uint32_t nw = bits_words(p->npages);
+
+	for (uint32_t w = 0; w < nw; w++) {
+		uint64_t fr = 0, rc = 0, rs = 0;
+
+		for (uint32_t b = 0; b < BITS_PER_WORD && w * BITS_PER_WORD + b < p->npages; b++) {
+			uint32_t k = w * BITS_PER_WORD + b;
+			uint8_t s = page_at(p, k)->state;
+
+			fr |= (uint64_t)(s == EXTENT_FREE) << b;
+			rc |= (uint64_t)(s == EXTENT_RECLAIMING) << b;
+			rs |= (uint64_t)(!k || !same_run(p, k - 1)) << b;
+		}
+		if (fr != p->free_bits[w] || rc != p->reclaim_bits[w] || rs != p->run_start_bits[w])
+			return false;
+	}
+	return true;
+}
+
 int extent_pool_check(const struct extent_pool *p)
 {
 	struct extent_stats st;
 
-	if (!is_pow2(p->page_size) || !p->npages || !p->pages || !p->order || !p->pos)
+	if (!is_pow2(p->page_size) || !p->npages || !p->pages || !p->order || !p->pos ||
+	    !p->free_bits || !p->reclaim_bits || !p->run_start_bits)
 		return -EUCLEAN;
 	/* States are range checked here before the scan counts by them. */
-	if (!order_ok(p))
+	if (!order_ok(p) || !bits_ok(p))
 		return -EUCLEAN;
 	extent_stats(p, EXTENT_NODE_ANY, &st);
 	if (st.pages != p->npages || st.runs != p->runs || st.largest_free != p->largest_free ||

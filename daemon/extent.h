@@ -17,7 +17,8 @@
  * Invariants (extent_pool_check recomputes and verifies every one):
  *  - order is a permutation of the ids sorted by phys, pos is its inverse,
  *    phys values are distinct and page aligned;
- *  - free_pages, nstate[], largest_free and runs equal what a full scan gives.
+ *  - free_pages, nstate[], largest_free and runs equal what a full scan gives;
+ *  - the bitmaps equal what the pages' states, phys and nodes give.
  *
  * States: only FREE pages are handed out. USED pages belong to a region.
  * RECLAIMING pages are being revoked and refaulted (their phys may change
@@ -57,6 +58,13 @@ struct extent_pool {
 	uint32_t nstate[EXTENT_STATE_MAX];
 	uint32_t largest_free;     /* pages in the longest run of free pages inside one run */
 	uint32_t runs;
+	/*
+	 * Per position of the order, 64 to a word, bits past npages clear;
+	 * extent.c's own, so placement skips a word of pages at a time:
+	 */
+	uint64_t *free_bits;       /* the page is FREE */
+	uint64_t *reclaim_bits;    /* the page is RECLAIMING */
+	uint64_t *run_start_bits;  /* the position starts a run */
 };
 
 #define EXTENT_NODE_ANY (-1)

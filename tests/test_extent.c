@@ -189,6 +189,8 @@ static void test_init_rejects(void **state)
 	extent_pool_destroy(&p);
 	assert_null(p.pages);
 	assert_null(p.order);
+	assert_null(p.free_bits);
+	assert_null(p.run_start_bits);
 	assert_int_equal(p.npages, 0);
 	extent_pool_destroy(&p); /* zeroed pool */
 	extent_pool_destroy(NULL);
@@ -1086,6 +1088,16 @@ static void test_check_detects(void **state)
 	DAMAGE(p.order[0], 8);
 	DAMAGE(p.page_size, 3 * MiB);
 	DAMAGE(p.npages, 7);
+	/* The bitmaps, against pages that did not change. */
+	DAMAGE(p.free_bits[0], p.free_bits[0] ^ 1);
+	DAMAGE(p.free_bits[0], p.free_bits[0] ^ 2); /* the USED page */
+	DAMAGE(p.free_bits[0], p.free_bits[0] | UINT64_C(1) << 8); /* past npages */
+	DAMAGE(p.reclaim_bits[0], p.reclaim_bits[0] | 4);
+	DAMAGE(p.reclaim_bits[0], p.reclaim_bits[0] | UINT64_C(1) << 63);
+	DAMAGE(p.run_start_bits[0], p.run_start_bits[0] ^ 1);
+	DAMAGE(p.run_start_bits[0], p.run_start_bits[0] ^ (1 << 4)); /* the node 1 run */
+	DAMAGE(p.run_start_bits[0], p.run_start_bits[0] | 2);
+	DAMAGE(p.run_start_bits[0], p.run_start_bits[0] | UINT64_C(1) << 9);
 #undef DAMAGE
 	/* Two ids swapped in the order, pos made consistent: unsorted. */
 	t = p.order[0], p.order[0] = p.order[1], p.order[1] = t;
@@ -1444,9 +1456,10 @@ static struct extent_request rnd_request(struct rng *g, const struct shadow *s)
 	return r;
 }
 
-static int st_alloc(struct shadow *s, struct extent_pool *p, struct rng *g)
+/* extent_find against the oracle: the same answer, and the same placement. */
+static int find_checked(const struct shadow *s, const struct extent_pool *p,
+			struct extent_request r, struct extent_range *ret_range)
 {
-	struct extent_request r = rnd_request(g, s);
 	struct verdict v = oracle(s, &r);
 	struct extent_range range;
 	int ret = extent_find(p, &r, &range);
@@ -1466,6 +1479,18 @@ static int st_alloc(struct shadow *s, struct extent_pool *p, struct rng *g)
 	if (range.phys != v.phys || range.pos != v.pos || range.count != v.count)
 		fail_msg("find chose %#" PRIx64 "+%u, oracle %#" PRIx64 "+%u", range.phys,
 			 range.count, v.phys, v.count);
+	*ret_range = range;
+	return 0;
+}
+
+static int st_alloc(struct shadow *s, struct extent_pool *p, struct rng *g)
+{
+	struct extent_request r = rnd_request(g, s);
+	struct extent_range range;
+	int ret = find_checked(s, p, r, &range);
+
+	if (ret)
+		return ret;
 	if (r.flags & EXTENT_WITH_PENDING || s->nregions == ST_REGIONS ||
 	    range.count > ST_REGION_PAGES)
 		return ret;
@@ -1501,11 +1526,9 @@ static void st_free(struct shadow *s, struct extent_pool *p, struct rng *g)
 	memcpy(s->region_ids[i], s->region_ids[s->nregions], sizeof(s->region_ids[i]));
 }
 
-/* A page comes back from reclaim, maybe somewhere else, maybe on another node. */
-static void st_move(struct shadow *s, struct extent_pool *p, struct rng *g, uint32_t id)
+/* Page id to slot t on node, in the pool and the shadow. */
+static void sh_move(struct shadow *s, struct extent_pool *p, uint32_t id, uint32_t t, int32_t node)
 {
-	uint32_t t = (uint32_t)rndn(g, s->nslots);
-	int32_t node = rndn(g, 5) ? s->slot_node[t] : (int32_t)rndn(g, 4);
 	int ret = extent_set_phys(p, id, s->slot_phys[t], node);
 
 	if (s->occupant[t] >= 0 && s->occupant[t] != (int32_t)id) {
@@ -1517,6 +1540,15 @@ static void st_move(struct shadow *s, struct extent_pool *p, struct rng *g, uint
 	s->occupant[t] = (int32_t)id;
 	s->slot_of[id] = t;
 	s->node[id] = node;
+}
+
+/* A page comes back from reclaim, maybe somewhere else, maybe on another node. */
+static void st_move(struct shadow *s, struct extent_pool *p, struct rng *g, uint32_t id)
+{
+	uint32_t t = (uint32_t)rndn(g, s->nslots);
+	int32_t node = rndn(g, 5) ? s->slot_node[t] : (int32_t)rndn(g, 4);
+
+	sh_move(s, p, id, t, node);
 }
 
 static void st_reclaim(struct shadow *s, struct extent_pool *p, struct rng *g)
@@ -1558,41 +1590,64 @@ static void st_disturb(struct shadow *s, struct extent_pool *p, struct rng *g)
 	s->state[id] = EXTENT_QUARANTINED;
 }
 
-static void stress(uint64_t seed, uint64_t ps, uint32_t ops)
+/* The pool the shadow describes, all FREE. */
+static void sh_build(const struct shadow *s, struct extent_pool *p)
 {
-	struct shadow *s = calloc(1, sizeof(*s));
-	struct rng g = { .s = seed };
 	uint64_t phys[ST_PAGES];
 	int32_t node[ST_PAGES];
-	struct extent_pool p;
-	uint32_t found = 0, enomem = 0, einval = 0;
 
-	assert_non_null(s);
-	shadow_init(s, &g, ps);
 	for (uint32_t id = 0; id < ST_PAGES; id++) {
 		phys[id] = sh_phys(s, id);
 		node[id] = s->node[id];
 	}
-	assert_int_equal(extent_pool_init(&p, ps, ST_PAGES, phys, node), 0);
-	sh_compare(s, &p);
+	assert_int_equal(extent_pool_init(p, s->ps, ST_PAGES, phys, node), 0);
+	sh_compare(s, p);
+}
+
+struct outcomes {
+	uint32_t found, enomem, einval;
+};
+
+/* ops random operations, the pool checked against the shadow after each. */
+static void stress_ops(struct shadow *s, struct extent_pool *p, struct rng *g, uint32_t ops,
+		       struct outcomes *ret)
+{
+	struct outcomes o = { 0 };
+
 	for (uint32_t i = 0; i < ops; i++) {
-		uint64_t op = rndn(&g, 100);
+		uint64_t op = rndn(g, 100);
 
 		if (op < 45) {
-			int r = st_alloc(s, &p, &g);
+			int r = st_alloc(s, p, g);
 
-			found += r == 0;
-			enomem += r == -ENOMEM;
-			einval += r == -EINVAL;
+			o.found += r == 0;
+			o.enomem += r == -ENOMEM;
+			o.einval += r == -EINVAL;
 		} else if (op < 70) {
-			st_free(s, &p, &g);
+			st_free(s, p, g);
 		} else if (op < 96) {
-			st_reclaim(s, &p, &g);
+			st_reclaim(s, p, g);
 		} else {
-			st_disturb(s, &p, &g);
+			st_disturb(s, p, g);
 		}
-		sh_compare(s, &p);
+		sh_compare(s, p);
 	}
+	*ret = o;
+}
+
+static void stress(uint64_t seed, uint64_t ps, uint32_t ops)
+{
+	struct shadow *s = calloc(1, sizeof(*s));
+	struct rng g = { .s = seed };
+	struct extent_pool p;
+	struct outcomes o;
+	uint32_t found, enomem, einval;
+
+	assert_non_null(s);
+	shadow_init(s, &g, ps);
+	sh_build(s, &p);
+	stress_ops(s, &p, &g, ops, &o);
+	found = o.found, enomem = o.enomem, einval = o.einval;
 	/* The run exercised every outcome, not just one. */
 	assert_true(found > ops / 20);
 	assert_true(enomem > ops / 100);
@@ -1602,6 +1657,267 @@ static void stress(uint64_t seed, uint64_t ps, uint32_t ops)
 		      seed, ps / KiB, ops, found, enomem, einval);
 	extent_pool_destroy(&p);
 	free(s);
+}
+
+/* ---- the edges of the 64-bit words of the pool's bitmaps ---- */
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Around each word edge, and the last positions of a 150-page pool. */
+static const uint32_t edge_pos[] = { 0, 1, 62, 63, 64, 65, 126, 127, 128, 129, 148, 149 };
+
+static bool is_edge(uint32_t k)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++)
+		if (edge_pos[i] == k)
+			return true;
+	return false;
+}
+
+/*
+ * ST_PAGES pages (150: two words and 22 bits) in the first ST_PAGES slots,
+ * position k in slot k, ids shuffled so that positions and ids differ; the
+ * other slots, high up, are where pages can move to. With breaks, runs start
+ * at positions 0, 63 (node change), 64 (node change back), 127 (gap) and 128
+ * (gap); without, one run crosses both word edges and the other starts at
+ * 130. Position 64 is at 4 GiB: the memory class changes at a word edge too.
+ */
+static void edge_init(struct shadow *s, struct rng *g, uint64_t ps, bool breaks)
+{
+	const uint64_t base = 4 * GiB - 64 * ps;
+	uint32_t perm[ST_PAGES];
+
+	memset(s, 0, sizeof(*s));
+	s->ps = ps;
+	s->nslots = ST_SLOTS;
+	for (uint32_t t = 0; t < ST_SLOTS; t++) {
+		uint64_t phys = base + t * ps;
+		int32_t node;
+
+		if (t >= ST_PAGES) {
+			phys = 64 * GiB + (t - ST_PAGES) * ps;
+			node = (int32_t)((t - ST_PAGES) / 16 % 2);
+		} else if (breaks) {
+			phys += (t >= 127) * ps + (t >= 128) * ps;
+			node = t == 63;
+		} else {
+			node = t >= 130;
+		}
+		s->slot_phys[t] = phys;
+		s->slot_node[t] = node;
+		s->occupant[t] = -1;
+		if (t)
+			assert_true(s->slot_phys[t] > s->slot_phys[t - 1]);
+	}
+	for (uint32_t i = 0; i < ST_PAGES; i++)
+		perm[i] = i;
+	for (uint32_t i = ST_PAGES - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)rndn(g, i + 1), t = perm[i];
+
+		perm[i] = perm[j], perm[j] = t;
+	}
+	for (uint32_t t = 0; t < ST_PAGES; t++) {
+		uint32_t id = perm[t];
+
+		s->slot_of[id] = t;
+		s->occupant[t] = (int32_t)id;
+		s->node[id] = s->slot_node[t];
+		s->state[id] = EXTENT_FREE;
+	}
+}
+
+/* Requests that end, start or fill at the edges, each against the oracle. */
+static void edge_finds(const struct shadow *s, const struct extent_pool *p)
+{
+	static const uint32_t pages[] = { 1, 2, 63, 64, 65, 128 };
+	struct extent_range range;
+
+	sh_compare(s, p);
+	for (size_t i = 0; i < ARRAY_SIZE(pages); i++) {
+		for (uint32_t v = 0; v < 16; v++) {
+			struct extent_request r = rq(pages[i] * s->ps, 0, TOP, 0);
+
+			if (v & 1)
+				r.flags |= EXTENT_WITH_PENDING;
+			if (v & 2)
+				r.node = 1;
+			if (v & 4)
+				r.flags |= EXTENT_NODE_STRICT;
+			if (v & 8)
+				r.highest = 4 * GiB - 1; /* below position 64 */
+			find_checked(s, p, r, &range);
+		}
+	}
+}
+
+static void edge_set(struct shadow *s, struct extent_pool *p, uint32_t id, uint8_t st)
+{
+	extent_set_state(p, id, st);
+	s->state[id] = st;
+	sh_compare(s, p);
+}
+
+/* Positions a..b are all FREE and in one run. */
+static bool edge_takeable(const struct shadow *s, const uint32_t *ids, uint32_t a, uint32_t b)
+{
+	for (uint32_t k = a; k <= b; k++)
+		if (s->state[ids[k]] != EXTENT_FREE ||
+		    (k > a && !sh_adjacent(s, ids[k - 1], ids[k])))
+			return false;
+	return true;
+}
+
+/* Every range between two edges that can be taken: taken, then given back,
+ * the edges by way of RECLAIMING. */
+static void edge_ranges(struct shadow *s, struct extent_pool *p)
+{
+	uint32_t ids[ST_PAGES], taken = 0;
+
+	sh_order(s, ids);
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++) {
+		for (size_t j = i; j < ARRAY_SIZE(edge_pos); j++) {
+			uint32_t a = edge_pos[i], b = edge_pos[j];
+			struct extent_range r = { .pos = a, .count = b - a + 1,
+						  .phys = sh_phys(s, ids[a]) };
+
+			if (!edge_takeable(s, ids, a, b))
+				continue;
+			extent_take(p, &r);
+			for (uint32_t k = a; k <= b; k++)
+				s->state[ids[k]] = EXTENT_USED;
+			edge_finds(s, p);
+			for (uint32_t k = a; k <= b; k++) {
+				uint8_t st = is_edge(k) ? EXTENT_RECLAIMING : EXTENT_FREE;
+
+				edge_set(s, p, ids[k], st);
+			}
+			edge_finds(s, p);
+			for (uint32_t k = a; k <= b; k++)
+				if (is_edge(k))
+					edge_set(s, p, ids[k], EXTENT_FREE);
+			taken++;
+		}
+	}
+	assert_true(taken >= 20);
+}
+
+/* Every state at each edge alone, then at all of them at once. */
+static void edge_states(struct shadow *s, struct extent_pool *p)
+{
+	static const uint8_t states[] = { EXTENT_USED, EXTENT_RECLAIMING, EXTENT_QUARANTINED,
+					  EXTENT_LOST };
+	uint32_t ids[ST_PAGES];
+
+	sh_order(s, ids);
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++) {
+		for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
+			edge_set(s, p, ids[edge_pos[i]], states[j]);
+			edge_finds(s, p);
+		}
+		edge_set(s, p, ids[edge_pos[i]], EXTENT_FREE);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++)
+		edge_set(s, p, ids[edge_pos[i]], states[i % ARRAY_SIZE(states)]);
+	edge_finds(s, p);
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++)
+		edge_set(s, p, ids[edge_pos[i]], EXTENT_FREE);
+	edge_finds(s, p);
+}
+
+/* The page at each edge moves up to a spare slot (every position above it
+ * shifts down one) and back, then changes node where it is. */
+static void edge_moves(struct shadow *s, struct extent_pool *p)
+{
+	uint32_t ids[ST_PAGES];
+
+	sh_order(s, ids);
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pos); i++) {
+		uint32_t id = ids[edge_pos[i]], t = s->slot_of[id], spare = ST_PAGES + (uint32_t)i;
+		int32_t node = s->node[id];
+
+		sh_move(s, p, id, spare, s->slot_node[spare]);
+		edge_finds(s, p);
+		sh_move(s, p, id, t, node);
+		edge_finds(s, p);
+		assert_int_equal(extent_id_at(p, edge_pos[i]), id);
+		sh_move(s, p, id, t, !node);
+		edge_finds(s, p);
+		sh_move(s, p, id, t, node);
+	}
+	edge_finds(s, p);
+}
+
+static void test_word_edges(void **state)
+{
+	static const uint32_t starts_breaks[] = { 0, 63, 64, 127, 128 }, starts_span[] = { 0, 130 };
+	struct shadow *s = calloc(1, sizeof(*s));
+	struct rng g = { .s = UINT64_C(0xed9e5) };
+	struct extent_run_info ri;
+	struct extent_pool p;
+	struct outcomes o;
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(ST_PAGES % 64 != 0 && ST_PAGES > 129);
+	for (int breaks = 0; breaks < 2; breaks++) {
+		const uint32_t *starts = breaks ? starts_breaks : starts_span;
+		uint32_t nstarts = breaks ? ARRAY_SIZE(starts_breaks) : ARRAY_SIZE(starts_span);
+		uint32_t cursor = 0, n = 0;
+
+		edge_init(s, &g, PS, breaks);
+		sh_build(s, &p);
+		while (extent_run_next(&p, &cursor, &ri)) {
+			assert_true(n < nstarts);
+			assert_int_equal(ri.pos, starts[n++]);
+		}
+		assert_int_equal(n, nstarts);
+		edge_finds(s, &p);
+		edge_ranges(s, &p);
+		edge_states(s, &p);
+		edge_moves(s, &p);
+		/* And from there, pages moving anywhere: edges wherever they fall. */
+		stress_ops(s, &p, &g, 20000, &o);
+		assert_true(o.found > 1000 && o.enomem > 100);
+		extent_pool_destroy(&p);
+	}
+	free(s);
+}
+
+/* Single runs of about a word or two: the last word full or not. */
+static void test_word_sizes(void **state)
+{
+	static const uint32_t sizes[] = { 1, 2, 63, 64, 65, 127, 128, 129, 191, 192, 193 };
+	struct extent_pool p;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		const uint32_t n = sizes[i];
+		const uint64_t base = 8 * GiB, top = base + (n - 1) * PS;
+		struct extent_request pending = rq(n * PS, 0, TOP, 0);
+
+		pending.flags = EXTENT_WITH_PENDING;
+		build_run(&p, PS, base, n);
+		assert_int_equal(p.largest_free, n);
+		assert_found(&p, rq(n * PS, 0, TOP, 0), base);
+		assert_found(&p, rq(PS, 0, TOP, 0), top);
+		set_at(&p, top, EXTENT_USED);
+		assert_int_equal(p.largest_free, n - 1);
+		assert_enomem(&p, rq(n * PS, 0, TOP, 0));
+		if (n > 1) {
+			assert_found(&p, rq((n - 1) * PS, 0, TOP, 0), base);
+			assert_found(&p, rq(PS, 0, TOP, 0), top - PS);
+		}
+		set_at(&p, top, EXTENT_RECLAIMING);
+		assert_enomem(&p, rq(n * PS, 0, TOP, 0));
+		assert_found(&p, pending, base);
+		set_at(&p, base, EXTENT_QUARANTINED);
+		if (n > 2)
+			assert_found(&p, rq((n - 2) * PS, 0, TOP, 0), base + PS);
+		set_at(&p, base, EXTENT_FREE);
+		set_at(&p, top, EXTENT_FREE);
+		assert_int_equal(p.largest_free, n);
+		extent_pool_destroy(&p);
+	}
 }
 
 static void test_stress(void **state)
@@ -1645,6 +1961,8 @@ int main(void)
 		cmocka_unit_test(test_run_next_and_stats),
 		cmocka_unit_test(test_gib_pages),
 		cmocka_unit_test(test_check_detects),
+		cmocka_unit_test(test_word_sizes),
+		cmocka_unit_test(test_word_edges),
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test(test_stress_gib),
 	};
