@@ -674,6 +674,10 @@ static int daemon_up(const struct run_cfg *cfg, const char *config)
 	/* libcontig reads it at every (re)connect: the old daemon's session
 	 * died with it and the next call opens one with this daemon. */
 	setenv("CONTIG_SOCKET", daemon_main.sock, 1);
+	/* Measure the pool as it serves for good: after the background repair
+	 * (the oversampling of the start-up, which DPDK does before returning). */
+	char line[256];
+	(void)contigd_wait_repair(&daemon_main, line, sizeof(line), 20000);
 	wait_free(0, 10000);
 	return 0;
 }

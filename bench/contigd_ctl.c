@@ -140,6 +140,13 @@ void contigd_log_runs(const struct contigd *d, char *buf, size_t len)
 			snprintf(buf, len, "%s", p + 2);
 			buf[strcspn(buf, "\n")] = 0;
 		}
+		/* After the background repair: its "-> N runs, largest X". */
+		p = strstr(line, "repair: looked at ");
+		p = p ? strstr(p, "-> ") : NULL;
+		if (p) {
+			p[3 + strcspn(p + 3, "\n")] = 0;
+			snprintf(buf, len, "%s (after repair)", p + 3);
+		}
 	}
 	fclose(f);
 }

@@ -27,7 +27,8 @@ int contigd_start(const struct run_cfg *cfg, struct contigd *d, const char *name
 int contigd_stop(struct contigd *d);
 /* N of the log line "pinned in N ms", or -1. */
 long contigd_pinned_ms(const struct contigd *d);
-/* "N runs, largest X" of the same line ("" if absent). */
+/* "N runs, largest X" of the same line, or of the repair's line once it
+ * ran ("" if absent). */
 void contigd_log_runs(const struct contigd *d, char *buf, size_t len);
 /* Wait up to timeout_ms for the log line of the background repair ("repair:
  * looked at ..."): its text after "repair: " into buf, and the time from
