@@ -12,7 +12,8 @@
  * again. So a FREE page has never been visible to any client.
  *
  * Threads: everything here runs on the loop thread except the acquire calls
- * made by the reclaim thread (reclaim.c), which only touch their own jobs.
+ * made by the reclaim threads (reclaim.c) and the repair's harvest thread
+ * (repair.c), which only touch their own jobs and candidates.
  */
 #ifndef CONTIG_POOL_H
 #define CONTIG_POOL_H
