@@ -68,6 +68,10 @@ static const struct counter_def counters[] = {
 	  "Spare hugepages faulted as candidates for longer runs.", 0 },
 	{ "repair_swapped", "contig_repair_swapped_pages_total", NULL,
 	  "Free pool pages exchanged for candidates that made runs longer.", 0 },
+	{ "stash_taken", "contig_stash_taken_total", NULL,
+	  "Regions clients kept for reuse that the daemon took back.", 0 },
+	{ "stash_bogus", "contig_stash_bogus_total", NULL,
+	  "Ids in a client's stash that named none of its regions.", 0 },
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 

@@ -150,6 +150,29 @@ static int refuse(struct session *s, const struct proto_msg *m, int error)
 	return session_reply_status(s, m->hdr.request, error, 0);
 }
 
+/* One placement attempt: 0 with *ret_lease, or the -errno on_alloc refuses
+ * (or waits, for -EAGAIN) with. */
+static int alloc_try(struct session *s, const struct proto_msg *m, const struct extent_request *rq,
+		     struct region_owner *owner, struct lease **ret_lease)
+{
+	const struct proto_alloc *a = &m->body.alloc;
+	struct server *srv = s->srv;
+
+	/* hugetlb pages are mapped write-back; user space cannot change a
+	 * page's memory type (no set_memory_uc), so only CACHED is honoured. */
+	if (a->cache != PROTO_CACHED)
+		return -ENOTSUP;
+	if (!s->may_alloc)
+		return -EACCES;
+	uint64_t pages = (a->nbytes - 1) / srv->pool.page_size + 1; /* nbytes > 0: no wrap */
+	if (pages > srv->pool.npages)
+		return -ENOMEM;
+	if (over_quota(s, pages * srv->pool.page_size))
+		return -EDQUOT;
+	memcpy(owner->comm, s->comm, sizeof(owner->comm));
+	return pool_alloc(&srv->pool, rq, owner, s, ret_lease);
+}
+
 static int on_alloc(struct session *s, const struct proto_msg *m)
 {
 	const struct proto_alloc *a = &m->body.alloc;
@@ -167,20 +190,14 @@ static int on_alloc(struct session *s, const struct proto_msg *m)
 
 	if (proto_alloc_check(a) < 0 || extent_request_check(&rq) < 0)
 		return refuse(s, m, EINVAL);
-	/* hugetlb pages are mapped write-back; user space cannot change a
-	 * page's memory type (no set_memory_uc), so only CACHED is honoured. */
-	if (a->cache != PROTO_CACHED)
-		return refuse(s, m, ENOTSUP);
-	if (!s->may_alloc)
-		return refuse(s, m, EACCES);
-	uint64_t pages = (a->nbytes - 1) / srv->pool.page_size + 1; /* nbytes > 0: no wrap */
-	if (pages > srv->pool.npages)
-		return refuse(s, m, ENOMEM);
-	if (over_quota(s, pages * srv->pool.page_size))
-		return refuse(s, m, EDQUOT);
-
-	memcpy(owner.comm, s->comm, sizeof(owner.comm));
-	r = pool_alloc(&srv->pool, &rq, &owner, s, &l);
+	for (int pass = 0;; pass++) {
+		r = alloc_try(s, m, &rq, &owner, &l);
+		/* Short of memory or quota: stashed regions are free memory in
+		 * all but name, so take them back (ours too) and try again. */
+		if (pass == 0 && (r == -ENOMEM || r == -EDQUOT) && server_take_stashes(srv))
+			continue;
+		break;
+	}
 	if (r == -EAGAIN && !(a->flags & PROTO_ALLOC_NOWAIT)) {
 		park(s, m);
 		return 0;
@@ -196,6 +213,7 @@ static int on_alloc(struct session *s, const struct proto_msg *m)
 	 * the allocation back with everything else it held. */
 	return r;
 }
+
 
 static struct lease *own_lease(struct session *s, uint64_t region_id)
 {
@@ -215,6 +233,47 @@ static void lease_release(struct session *s, struct lease *l)
 	pool_lease_put(&s->srv->pool, l);
 }
 
+uint32_t server_take_stashes(struct server *srv)
+{
+	uint64_t ids[PROTO_STASH_SLOTS];
+	struct list_node *n, *t;
+	uint32_t taken = 0;
+
+	list_for_each_safe(n, t, &srv->sessions) {
+		struct session *s = container_of(n, struct session, link);
+		uint32_t k = s->dead ? 0 : stash_drain(&s->stash, ids);
+
+		for (uint32_t i = 0; i < k; i++) {
+			/* The client wrote this id: it must name a region this
+			 * session holds, or it is ignored. Taking one is what a
+			 * FREE of it would have done, so a client gains nothing
+			 * by lying here that it could not get by asking. */
+			struct lease *l = own_lease(s, ids[i]);
+			if (!l) {
+				srv->pool.stats.stash_bogus++;
+				continue;
+			}
+			lease_release(s, l);
+			srv->pool.stats.stash_taken++;
+			taken++;
+		}
+	}
+	return taken;
+}
+
+static int on_stash(struct session *s, const struct proto_msg *m)
+{
+	struct proto_stash_table rep = { .slots = PROTO_STASH_SLOTS, .bytes = PROTO_STASH_BYTES };
+	int r;
+
+	if (!s->may_alloc)
+		return refuse(s, m, EACCES);
+	r = stash_open(&s->stash);
+	if (r < 0)
+		return refuse(s, m, -r);
+	return session_queue_owned_fd(s, PROTO_STASH_TABLE, m->hdr.request, &rep, sizeof(rep), r);
+}
+
 static int on_free(struct session *s, const struct proto_msg *m)
 {
 	struct lease *l = own_lease(s, m->body.free.region_id);
@@ -231,6 +290,7 @@ static int on_query(struct session *s, const struct proto_msg *m)
 {
 	struct proto_pool_info info;
 
+	server_take_stashes(s->srv);
 	pool_info(&s->srv->pool, m->body.query.node, &info);
 	info.sessions = s->srv->nsessions;
 	return session_queue(s, PROTO_POOL_INFO, m->hdr.request, &info, sizeof(info), NULL, 0);
@@ -293,18 +353,25 @@ static bool may_import(const struct session *s, const struct region *rg)
 
 static int on_import(struct session *s, const struct proto_msg *m)
 {
-	struct region *rg = handle_lookup(s->srv, &m->body.handle);
+	struct region *rg;
 	struct lease *l;
 	bool is_new;
 	int r;
 
-	if (!rg || rg->revoked)
-		return refuse(s, m, ENOENT);
-	if (!s->may_alloc || !may_import(s, rg))
-		return refuse(s, m, EACCES);
-	is_new = pool_lease_of(rg, s) == NULL;
-	if (is_new && over_quota(s, region_bytes(s->srv, rg)))
-		return refuse(s, m, EDQUOT);
+	for (int pass = 0;; pass++) {
+		rg = handle_lookup(s->srv, &m->body.handle);
+		if (!rg || rg->revoked)
+			return refuse(s, m, ENOENT);
+		if (!s->may_alloc || !may_import(s, rg))
+			return refuse(s, m, EACCES);
+		is_new = pool_lease_of(rg, s) == NULL;
+		if (!is_new || !over_quota(s, region_bytes(s->srv, rg)))
+			break;
+		/* Taking stashes may free regions, this one too if its holders
+		 * stashed it: look it up again rather than keep the pointer. */
+		if (pass > 0 || !server_take_stashes(s->srv))
+			return refuse(s, m, EDQUOT);
+	}
 	r = pool_lease_add(&s->srv->pool, rg, s, &l);
 	if (r < 0)
 		return refuse(s, m, -r);
@@ -331,6 +398,7 @@ static const handler_fn handlers[PROTO_TYPE_MAX] = {
 	[PROTO_IMPORT] = on_import,
 	[PROTO_REVOKE] = on_revoke,
 	[PROTO_LIST] = inspect_list,
+	[PROTO_STASH] = on_stash,
 };
 
 int dispatch(struct session *s, const struct proto_msg *m)

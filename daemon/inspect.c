@@ -239,6 +239,8 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 	STAT(sessions_total);
 	STAT(repair_looked);
 	STAT(repair_swapped);
+	STAT(stash_taken);
+	STAT(stash_bogus);
 #undef STAT
 }
 
@@ -255,6 +257,11 @@ int inspect_list(struct session *s, const struct proto_msg *m)
 	uint64_t cursor = m->body.list.cursor;
 	static struct page_out o; /* 32 KiB: not on the loop's stack */
 
+	/* Describe the pool as it is: regions clients keep stashed are free
+	 * memory in all but name. Only before a first page, so that paging
+	 * through a table sees one state; counters do not need it. */
+	if (cursor == 0 && table != PROTO_TABLE_STATS)
+		server_take_stashes(s->srv);
 	out_init(&o, table, item_size[table]);
 	switch (table) {
 	case PROTO_TABLE_RUNS: list_runs(s, cursor, &o); break;

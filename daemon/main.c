@@ -327,6 +327,10 @@ static void on_signal(struct loop_source *src, uint32_t events)
 	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			char err[512];
+			/* New limits apply to what clients keep stashed as
+			 * well: take it all back first (the log line that
+			 * says the reload is done comes after). */
+			server_take_stashes(&srv);
 			if (!arg_config)
 				log_info("SIGHUP: no --config file, nothing to re-read");
 			else if (config_reload(arg_config, &arg, &srv, err, sizeof(err)) < 0)

@@ -97,6 +97,8 @@ struct pool_stats {
 	uint64_t sessions_total;
 	uint64_t repair_looked;      /* spare hugepages faulted as candidates by repair */
 	uint64_t repair_swapped;     /* free pool pages exchanged for them (longer runs) */
+	uint64_t stash_taken;        /* stashed regions the daemon took back (freed) */
+	uint64_t stash_bogus;        /* ids in a stash that named no region of its session */
 };
 
 struct pool_config {

@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "proto.h"
+#include "stash.h"
 
 struct limits {
 	uint32_t max_sessions;          /* connections at once, all users */
@@ -54,6 +55,7 @@ struct outmsg {
 	size_t len;
 	size_t nfds;
 	int *fds;                       /* borrowed: pool page fds of a leased region */
+	int owned_fd;                   /* -1, or an fd closed once sent (or dropped) */
 	uint8_t buf[];
 };
 
@@ -79,6 +81,7 @@ struct session {
 	struct proto_msg parked_msg;
 	struct list_node parked_link;   /* server.parked */
 	uint32_t violations;
+	struct stash stash;             /* regions the client freed but keeps (proto.h) */
 };
 
 struct server {
@@ -111,6 +114,10 @@ void server_expire_silent(struct server *srv, uint64_t now);
 int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
 		  size_t body_len, const int *fds, size_t nfds);
 int session_reply_status(struct session *s, uint32_t request, int error, uint64_t value);
+/* Queue a reply carrying one fd that becomes the queue's: closed once sent,
+ * or when the session dies first (closed here if it cannot be queued). */
+int session_queue_owned_fd(struct session *s, uint16_t type, uint32_t request, const void *body,
+			   size_t body_len, int fd);
 void session_update_interest(struct session *s);
 bool session_in_group(const struct session *s, gid_t gid);
 /* Retry parked requests after reclaim brought pages back. */
@@ -119,6 +126,11 @@ void server_retry_parked(struct server *srv);
 /* Requests (dispatch.c): handle one decoded message. Returns 0, or -errno
  * when the session must be closed (protocol violation). */
 int dispatch(struct session *s, const struct proto_msg *m);
+
+/* Take every stashed region of every session back, as FREEs of their
+ * owners (dispatch.c): before the pool is described, and before a request
+ * is refused for want of memory or quota. Returns how many were taken. */
+uint32_t server_take_stashes(struct server *srv);
 
 /* Inspection (inspect.c): PROTO_LIST. */
 int inspect_list(struct session *s, const struct proto_msg *m);

@@ -165,6 +165,8 @@ static void out_free_all(struct session *s)
 	while (s->out_head) {
 		struct outmsg *m = s->out_head;
 		s->out_head = m->next;
+		if (m->owned_fd >= 0)
+			close(m->owned_fd);
 		free(m);
 	}
 	s->out_tail = &s->out_head;
@@ -184,6 +186,7 @@ void session_close(struct session *s)
 	close(s->src.fd);
 	s->src.fd = -1;
 	out_free_all(s);
+	stash_close(&s->stash);
 	list_del(&s->parked_link);
 	s->parked = false;
 	list_for_each_safe(n, t, &s->leases) {
@@ -260,6 +263,8 @@ static int session_flush(struct session *s)
 		if (!s->out_head)
 			s->out_tail = &s->out_head;
 		s->nout--;
+		if (m->owned_fd >= 0)
+			close(m->owned_fd);
 		free(m);
 	}
 	return 0;
@@ -295,6 +300,7 @@ int session_queue(struct session *s, uint16_t type, uint32_t request, const void
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
+	m->owned_fd = -1;
 	m->len = proto_encode(m->buf, type, request, body, body_len);
 	m->nfds = nfds;
 	/* fds after the bytes, int aligned. */
@@ -304,6 +310,19 @@ int session_queue(struct session *s, uint16_t type, uint32_t request, const void
 	*s->out_tail = m;
 	s->out_tail = &m->next;
 	s->nout++;
+	return 0;
+}
+
+int session_queue_owned_fd(struct session *s, uint16_t type, uint32_t request, const void *body,
+			   size_t body_len, int fd)
+{
+	int r = session_queue(s, type, request, body, body_len, &fd, 1);
+
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	container_of(s->out_tail, struct outmsg, next)->owned_fd = fd;
 	return 0;
 }
 

@@ -22,6 +22,7 @@ struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = PTHREAD_MUTEX
 static void atfork_prepare(void)
 {
 	small_atfork_lock();
+	stash_atfork_lock();
 	pthread_mutex_lock(&lc.lock);
 	pthread_mutex_lock(&lc.table);
 }
@@ -30,6 +31,7 @@ static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
+	stash_atfork_unlock();
 	small_atfork_unlock();
 }
 
@@ -44,8 +46,10 @@ static void atfork_child(void)
 	lc.session_gen++;
 	regions_clear();
 	small_forget();
+	stash_forget();
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
+	stash_atfork_unlock();
 	small_atfork_unlock();
 }
 
@@ -168,6 +172,14 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 		errno = saved;
 		return p;
 	}
+	{
+		int saved = errno;
+		void *p = NULL;
+		if (stash_get(&a, &p) == 0) {
+			errno = saved;
+			return p;
+		}
+	}
 	return region_request(PROTO_ALLOC, &a, sizeof(a), NULL);
 }
 
@@ -227,7 +239,8 @@ LC_EXPORT void contig_free(void *base)
 	reg = *r;
 	regions_remove(r);
 	pthread_mutex_unlock(&lc.table);
-	lc_region_release(&reg);
+	if (!stash_put(&reg))
+		lc_region_release(&reg);
 	errno = saved;
 }
 

@@ -29,6 +29,7 @@ struct lc_region {
 	uint64_t id;
 	uint64_t page_size;
 	uint64_t session_gen; /* the session it came from; stale after reconnect */
+	uint64_t dirty;       /* bytes of it this process was ever given (the stash zeroes them) */
 	int node;
 	bool shared;          /* exported or imported: other processes may map it */
 };
@@ -94,5 +95,13 @@ void small_trim(void);                  /* give idle slab pages back */
 void small_forget(void);                /* after fork, in the child */
 void small_atfork_lock(void);
 void small_atfork_unlock(void);
+
+/* stash.c: freed one-page regions kept for reuse (CONTIG_STASH=0: off).
+ * Lock order: stash, then lc.lock, then lc.table. */
+bool stash_put(const struct lc_region *reg); /* true: kept, do not release it */
+int stash_get(const struct proto_alloc *a, void **ret); /* 0, -ENOENT: none fits */
+void stash_forget(void);                     /* after fork, in the child */
+void stash_atfork_lock(void);
+void stash_atfork_unlock(void);
 
 #endif

@@ -301,6 +301,7 @@ int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret)
 		.base = (uintptr_t)base,
 		.mapped = len,
 		.nbytes = head.nbytes,
+		.dirty = head.nbytes,
 		.phys = head.phys,
 		.id = head.region_id,
 		.page_size = head.page_size,

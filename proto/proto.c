@@ -26,6 +26,8 @@ static const size_t body_size[PROTO_TYPE_MAX] = {
 	[PROTO_REVOKE] = sizeof(struct proto_handle),
 	[PROTO_LIST] = sizeof(struct proto_list),
 	[PROTO_LIST_REPLY] = sizeof(struct proto_list_reply),
+	[PROTO_STASH] = sizeof(struct proto_stash),
+	[PROTO_STASH_TABLE] = sizeof(struct proto_stash_table),
 };
 
 static const size_t table_item_size[PROTO_TABLE_MAX] = {
@@ -60,7 +62,7 @@ static int check_fields(const struct proto_msg *m, size_t nfds)
 {
 	const union proto_body *b = &m->body;
 
-	if (m->hdr.type != PROTO_REGION && nfds)
+	if (m->hdr.type != PROTO_REGION && m->hdr.type != PROTO_STASH_TABLE && nfds)
 		return -EPROTO;
 
 	switch (m->hdr.type) {
@@ -92,6 +94,13 @@ static int check_fields(const struct proto_msg *m, size_t nfds)
 		if (b->list.reserved || !b->list.table || b->list.table >= PROTO_TABLE_MAX)
 			return -EBADMSG;
 		return 0;
+	case PROTO_STASH:
+		return b->stash.flags || b->stash.reserved ? -EBADMSG : 0;
+	case PROTO_STASH_TABLE:
+		if (b->stash_table.slots != PROTO_STASH_SLOTS ||
+		    b->stash_table.bytes != PROTO_STASH_BYTES)
+			return -EBADMSG;
+		return nfds == 1 ? 0 : -EPROTO;
 	case PROTO_LIST_REPLY:
 		if (b->list_reply.reserved || !b->list_reply.table ||
 		    b->list_reply.table >= PROTO_TABLE_MAX ||

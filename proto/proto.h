@@ -48,6 +48,8 @@ enum proto_type {
 	PROTO_REVOKE,       /* c->d: no new imports of a handle; PROTO_STATUS */
 	PROTO_LIST,         /* c->d: inspection, one page of a table */
 	PROTO_LIST_REPLY,   /* d->c */
+	PROTO_STASH,        /* c->d: the session's stash table; PROTO_STASH_TABLE */
+	PROTO_STASH_TABLE,  /* d->c: with one fd, the table's memfd */
 	PROTO_TYPE_MAX,
 };
 
@@ -163,6 +165,33 @@ static_assert(sizeof(struct proto_handle) == 32, "proto_handle");
 
 /* PROTO_IMPORT and PROTO_REVOKE carry a struct proto_handle. */
 
+/*
+ * The stash: one-page regions a client freed and keeps mapped, to hand out
+ * again without a round trip. The table is a sealed memfd of
+ * PROTO_STASH_BYTES both sides map; slot i is the little-endian uint64_t at
+ * offset 8 * i, 0 when empty, else the id of one of the session's regions.
+ * Only the client writes a non-zero value (into an empty slot); the client
+ * takes an entry back with compare-and-swap id -> 0; the daemon takes one
+ * with an exchange -> 0 and then frees that region exactly as a FREE would.
+ * Whoever swaps the id out owns the region: the client's entry then lives
+ * again, or the daemon has revoked the page. The daemon validates every id
+ * it reads (it names a region of this session, or nothing happens).
+ */
+#define PROTO_STASH_SLOTS 64u
+#define PROTO_STASH_BYTES 4096u
+
+struct proto_stash {
+	uint32_t flags;    /* must be 0 */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct proto_stash) == 8, "proto_stash");
+
+struct proto_stash_table {
+	uint32_t slots;    /* PROTO_STASH_SLOTS */
+	uint32_t bytes;    /* PROTO_STASH_BYTES: size of the memfd */
+};
+static_assert(sizeof(struct proto_stash_table) == 8, "proto_stash_table");
+
 enum proto_table {
 	PROTO_TABLE_RUNS = 1,
 	PROTO_TABLE_REGIONS,
@@ -268,6 +297,8 @@ union proto_body {
 	struct proto_handle handle;
 	struct proto_list list;
 	struct proto_list_reply list_reply;
+	struct proto_stash stash;
+	struct proto_stash_table stash_table;
 };
 
 /* A decoded message: header, body zero-extended to its full size, and for

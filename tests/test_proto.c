@@ -103,6 +103,13 @@ static size_t valid_cases(struct msg_case *c)
 	};
 	c[n].items_len = 2 * sizeof(struct proto_run_item);
 	c[n++].body_len = sizeof(struct proto_list_reply);
+	c[n].type = PROTO_STASH;
+	c[n++].body_len = sizeof(struct proto_stash);
+	c[n].type = PROTO_STASH_TABLE;
+	c[n].body.stash_table = (struct proto_stash_table){ .slots = PROTO_STASH_SLOTS,
+							    .bytes = PROTO_STASH_BYTES };
+	c[n].nfds = 1;
+	c[n++].body_len = sizeof(struct proto_stash_table);
 	assert_int_equal(n, PROTO_TYPE_MAX - 1);
 	return n;
 }
@@ -398,6 +405,23 @@ static void test_reserved_and_ranges(void **state)
 	assert_int_equal(try_body(PROTO_LIST, &list, sizeof(list), 0), -EBADMSG);
 	list.table = PROTO_TABLE_MAX - 1;
 	assert_int_equal(try_body(PROTO_LIST, &list, sizeof(list), 0), 0);
+
+	struct proto_stash stash = { 0 };
+	assert_int_equal(try_body(PROTO_STASH, &stash, sizeof(stash), 0), 0);
+	stash.flags = 1;
+	assert_int_equal(try_body(PROTO_STASH, &stash, sizeof(stash), 0), -EBADMSG);
+	stash = (struct proto_stash){ .reserved = 1 };
+	assert_int_equal(try_body(PROTO_STASH, &stash, sizeof(stash), 0), -EBADMSG);
+
+	/* The table's shape is fixed: a client maps exactly what it was told. */
+	struct proto_stash_table st = { .slots = PROTO_STASH_SLOTS, .bytes = PROTO_STASH_BYTES };
+	assert_int_equal(try_body(PROTO_STASH_TABLE, &st, sizeof(st), 1), 0);
+	assert_int_equal(try_body(PROTO_STASH_TABLE, &st, sizeof(st), 0), -EPROTO);
+	assert_int_equal(try_body(PROTO_STASH_TABLE, &st, sizeof(st), 2), -EPROTO);
+	st.slots = PROTO_STASH_SLOTS + 1;
+	assert_int_equal(try_body(PROTO_STASH_TABLE, &st, sizeof(st), 1), -EBADMSG);
+	st = (struct proto_stash_table){ .slots = PROTO_STASH_SLOTS, .bytes = 1u << 20 };
+	assert_int_equal(try_body(PROTO_STASH_TABLE, &st, sizeof(st), 1), -EBADMSG);
 }
 
 /* ALLOC field ranges are the daemon's to refuse (EINVAL as data), not decode's. */
@@ -447,7 +471,7 @@ static void test_fds_only_with_region(void **state)
 	for (size_t i = 0; i < n; i++) {
 		size_t len = build(buf, &c[i]);
 
-		if (c[i].type == PROTO_REGION)
+		if (c[i].type == PROTO_REGION || c[i].type == PROTO_STASH_TABLE)
 			continue;
 		assert_int_equal(decode(buf, len, 0), 0);
 		assert_int_equal(decode(buf, len, 1), -EPROTO);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -378,6 +379,21 @@ static void cmd_repair(void)
 		repair_round(n % 16 + 1, n & 16);
 }
 
+static void cmd_stash(void)
+{
+	struct conn *c = pick_conn();
+	uint8_t slot, k;
+
+	if (!c || !take(&slot, 1) || !take(&k, 1) || !c->stash)
+		return;
+	uint64_t id = (k & 0x80) ? 0x9e3779b97f4a7c15ull * k
+		    : H.nregions ? H.regions[k % (H.nregions < FZ_MAX_KNOWN ? H.nregions
+									: FZ_MAX_KNOWN)] : 0;
+	__atomic_store_n(&c->stash[slot % PROTO_STASH_SLOTS], id, __ATOMIC_RELEASE);
+	if (slot & 0x80)
+		server_take_stashes(&H.srv);
+}
+
 static void run_command(uint8_t cmd)
 {
 	uint8_t n;
@@ -399,6 +415,7 @@ static void run_command(uint8_t cmd)
 	case FZ_AUDIT: pool_audit(&H.srv.pool); break;
 	case FZ_MIGRATE: cmd_migrate(); break;
 	case FZ_REPAIR: cmd_repair(); break;
+	case FZ_STASH: cmd_stash(); break;
 	}
 }
 
@@ -507,9 +524,13 @@ static void teardown(void)
 	pool_destroy(&H.srv.pool);
 	loop_fini(&H.srv.loop);
 	fake_fini(&H.fb);
-	for (uint32_t i = 0; i < H.nconns; i++)
+	for (uint32_t i = 0; i < H.nconns; i++) {
 		if (H.conns[i].fd >= 0)
 			close(H.conns[i].fd);
+		if (H.conns[i].stash)
+			munmap(H.conns[i].stash, PROTO_STASH_BYTES);
+		H.conns[i].stash = NULL;
+	}
 }
 
 /* Every client gone and reclaim settled: the pool is whole again. Or, for

@@ -43,6 +43,7 @@ struct conn {
 	bool eof;                    /* the daemon hung up */
 	bool root;                   /* the daemon sees uid 0 */
 	uint64_t session_id;         /* 0 until accepted */
+	uint64_t *stash;             /* its stash table, mapped once the daemon sent it */
 	struct sent sent[64];        /* last requests sent, for matching replies */
 	uint32_t nsent;
 };

@@ -19,6 +19,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -274,7 +276,7 @@ static void remember_region(uint64_t id)
 static bool status_ok(int32_t e)
 {
 	static const int ok[] = { 0, EINVAL, ENOMEM, ENOTSUP, EDQUOT, EACCES, ENOENT, EAGAIN,
-				  EPROTONOSUPPORT };
+				  EPROTONOSUPPORT, EEXIST };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (e == ok[i])
@@ -421,6 +423,19 @@ void check_reply(struct conn *c, const uint8_t *buf, size_t len, int *fds, size_
 	case PROTO_POOL_INFO:
 		CHECK(m.body.pool_info.free_bytes <= m.body.pool_info.total_bytes, "free > total");
 		break;
+	case PROTO_STASH_TABLE: {
+		/* One table per session, sealed so that we cannot cut the
+		 * daemon's mapping short. */
+		int seals = fcntl(fds[0], F_GET_SEALS);
+		CHECK(!c->stash, "a second stash table for one session");
+		CHECK(seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+		      (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), "stash table seals %#x", seals);
+		CHECK(ftruncate(fds[0], 0) < 0, "a client shrank its stash table");
+		void *t = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+		CHECK(t != MAP_FAILED, "mapping the stash table: %m");
+		c->stash = t;
+		break;
+	}
 	default:
 		CHECK(0, "the daemon sent a message of type %u", m.hdr.type);
 	}

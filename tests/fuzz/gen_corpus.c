@@ -425,6 +425,43 @@ static void session_seeds(void)
 		save(trusted ? "repair-trusted" : "repair", &s);
 	}
 
+	/* Stashes: own regions, another session's, garbage; taken by a
+	 * query, by an inspection, by an allocation short of memory or of
+	 * quota, and with their session's death (quarantine on and off). */
+	for (int limits = 0; limits < 2; limits++) {
+		struct proto_stash st = { 0 };
+		struct proto_query sq = { .node = PROTO_NODE_ANY };
+
+		begin(&s, (limits ? FZ_CFG_SMALL_LIMITS : FZ_CFG_QUARANTINE) | FZ_CFG_GAPS, 16);
+		open_conn(&s, 0);
+		open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		msg(&s, 0, PROTO_STASH, &st, sizeof(st));
+		msg(&s, 0, PROTO_STASH, &st, sizeof(st)); /* one per session: EEXIST */
+		plain_alloc(&s, 0, PS);
+		plain_alloc(&s, 0, PS);
+		plain_alloc(&s, 0, PS / 2);
+		plain_alloc(&s, 1, 2 * PS);
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 1); u8(&s, 0);    /* own */
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 2); u8(&s, 3);    /* the other's */
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 3); u8(&s, 0x81); /* garbage */
+		msg(&s, 1, PROTO_QUERY, &sq, sizeof(sq));
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 4); u8(&s, 1);
+		plain_alloc(&s, 0, PS); /* over quota with limits: takes its own */
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 5); u8(&s, 2);
+		plain_alloc(&s, 1, 14 * PS); /* short of memory: takes the other's */
+		msg(&s, 1, PROTO_STASH, &st, sizeof(st));
+		u8(&s, FZ_STASH); u8(&s, 1); u8(&s, 0); u8(&s, 3);
+		list(&s, 0, PROTO_TABLE_REGIONS, 0);
+		u8(&s, FZ_STASH); u8(&s, 1); u8(&s, 0x80 | 7); u8(&s, 4);
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 6); u8(&s, 2);
+		close_conn(&s, 0); /* dies with an entry stashed */
+		simple(&s, FZ_RECLAIM);
+		plain_alloc(&s, 0, 4 * PS);
+		save(limits ? "stash-limits" : "stash", &s);
+	}
+
 	/* SIGTERM with clients holding regions, replies unread, a request
 	 * parked and reclaim in flight (trusted mode and not). */
 	for (int trusted = 0; trusted < 2; trusted++) {

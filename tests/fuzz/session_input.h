@@ -57,6 +57,10 @@ enum fz_cmd {
 	FZ_MIGRATE,      /* u8 page: the kernel moves page id (mod npages) to a new frame */
 	FZ_REPAIR,       /* u8 n: settle, then a repair round looking at n % 16 + 1 spare
 			  * pages (with n & 16: new frames without holes meanwhile) */
+	FZ_STASH,        /* u8 conn, u8 slot, u8 k: once conn has its stash table (a
+			  * PROTO_STASH sent by FZ_MSG), write into slot % 64 the id of
+			  * region k, or with k & 0x80 an id made of k; with slot & 0x80,
+			  * then make the daemon take every stash at once */
 	FZ_CMD_MAX,
 };
 

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stash.h - the daemon's side of a session's stash table (see proto.h): a
+ * sealed memfd the client maps, where it leaves one-page regions it freed
+ * but keeps, to hand out again without asking. The daemon takes them back
+ * whenever it needs the memory or is asked to describe the pool.
+ *
+ * The table is shared with a client that may write anything into it at any
+ * time: every id read out of it is only a candidate, which the caller
+ * validates (a region of this session, or nothing happens).
+ */
+#ifndef CONTIG_STASH_H
+#define CONTIG_STASH_H
+
+#include <stdint.h>
+
+struct stash {
+	uint64_t *slots;             /* PROTO_STASH_SLOTS, mapped shared; NULL: none yet */
+};
+
+/* Create the session's table: its memfd (for the client, the caller's to
+ * close), or -EEXIST if it has one (one per session: the fd is not kept,
+ * so a session costs the daemon no fd for it), or -errno. */
+int stash_open(struct stash *st);
+void stash_close(struct stash *st);
+/* Swap every non-zero slot to 0 (the daemon's half of the handshake) and
+ * return the ids taken, at most PROTO_STASH_SLOTS, into ids. */
+uint32_t stash_drain(struct stash *st, uint64_t *ids);
+
+#endif

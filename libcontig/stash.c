@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stash.c - one-page regions this process freed, kept mapped so that the
+ * next allocation they fit is served with no round trip and no syscall
+ * (the table's protocol is in proto.h).
+ *
+ * A freed region that only this process ever mapped, of one pool page, is
+ * written into a free slot of the session's stash table and stays mapped
+ * here. contig_alloc takes an entry that satisfies its request back with a
+ * compare-and-swap of the slot, zeroes the bytes earlier users of the page
+ * were given (only ever this process's own), and hands it out. The daemon
+ * swaps entries out whenever it needs memory or describes the pool, and
+ * frees them as if we had: an entry whose swap we lose is unmapped here.
+ *
+ * So a page leaves this process only through the daemon's revoke, exactly
+ * as after an ordinary free, and the stash never hides memory from others:
+ * to the daemon it is free memory that is one exchange away. Entries idle
+ * for STASH_IDLE_NS are freed for real (hysteresis without a thread).
+ * CONTIG_STASH=0 turns it off.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "contig.h"
+#include "internal.h"
+
+#define STASH_KEEP    16                       /* entries at most */
+#define STASH_IDLE_NS (1000ull * 1000 * 1000)  /* then freed for real */
+
+struct stash_entry {
+	struct lc_region reg;
+	uint32_t slot;
+	uint64_t since_ns;
+};
+
+static pthread_mutex_t stash_lock = PTHREAD_MUTEX_INITIALIZER;
+static int enabled = -1;           /* -1: CONTIG_STASH not read yet */
+static uint64_t *table;            /* PROTO_STASH_SLOTS, shared with the daemon */
+static uint64_t table_gen;         /* the session the table belongs to */
+static uint64_t refused_gen;       /* a session that would not give us one */
+static uint64_t used;              /* bit per slot holding one of our entries */
+static struct stash_entry ents[STASH_KEEP];
+static uint32_t nents;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool stash_enabled(void)
+{
+	if (enabled < 0) {
+		const char *e = getenv("CONTIG_STASH");
+		enabled = !(e && !strcmp(e, "0"));
+	}
+	return enabled;
+}
+
+void stash_atfork_lock(void)
+{
+	pthread_mutex_lock(&stash_lock);
+}
+
+void stash_atfork_unlock(void)
+{
+	pthread_mutex_unlock(&stash_lock);
+}
+
+/* In the child: the table and the entries' pages are MADV_DONTFORK, so
+ * none of it exists here. */
+void stash_forget(void)
+{
+	enabled = -1; /* the child reads CONTIG_STASH again */
+	table = NULL;
+	table_gen = refused_gen = 0;
+	used = 0;
+	nents = 0;
+}
+
+static void entry_remove(uint32_t i)
+{
+	used &= ~(1ull << ents[i].slot);
+	ents[i] = ents[--nents];
+}
+
+/* Take entry i back from the daemon: true if it is ours again, false if the
+ * daemon took it first (then its page is revoked: only the mapping is left,
+ * and it is gone when this returns). */
+/* The session now: written under lc.lock, read here without it (a session
+ * that ends meanwhile only makes the next request fail and reconnect). */
+static uint64_t current_gen(void)
+{
+	return __atomic_load_n(&lc.session_gen, __ATOMIC_ACQUIRE);
+}
+
+static bool entry_claim(uint32_t i)
+{
+	uint64_t id = ents[i].reg.id;
+
+	if (table && table_gen == ents[i].reg.session_gen &&
+	    ents[i].reg.session_gen == current_gen() && __atomic_load_n(&lc.sock, __ATOMIC_RELAXED) >= 0 &&
+	    __atomic_compare_exchange_n(&table[ents[i].slot], &id, 0, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return true;
+	/* Lost, or the table is from a session that is gone: the daemon of
+	 * that session has taken everything (or died, and the pages with it
+	 * once unmapped). */
+	munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
+	return false;
+}
+
+/* Free for real the entries idle too long (and those of a past session). */
+static void expire(uint64_t now)
+{
+	uint64_t gen = current_gen();
+
+	for (uint32_t i = 0; i < nents;) {
+		if (ents[i].reg.session_gen == gen && now - ents[i].since_ns < STASH_IDLE_NS) {
+			i++;
+			continue;
+		}
+		if (entry_claim(i))
+			lc_region_release(&ents[i].reg);
+		entry_remove(i);
+	}
+}
+
+/* The session's table, asked for once per session. Called with lc.lock. */
+static int table_fetch(void)
+{
+	struct proto_stash body = { 0 };
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+	uint32_t request;
+	struct proto_msg m;
+	size_t nfds = 0;
+	void *map;
+	int r;
+
+	if (lc.sock < 0)
+		return -ENOTCONN;
+	request = ++lc.next_request;
+	r = link_send(PROTO_STASH, request, &body, sizeof(body));
+	if (r == 0)
+		r = link_recv(request, &m, buf, fds, &nfds);
+	if (r < 0)
+		return r;
+	if (m.hdr.type == PROTO_STATUS)
+		return m.body.status.error ? -m.body.status.error : -EPROTO;
+	if (m.hdr.type != PROTO_STASH_TABLE) {
+		proto_close_fds(fds, nfds);
+		link_drop();
+		return -EPROTO;
+	}
+	map = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	close(fds[0]);
+	if (map == MAP_FAILED)
+		return -errno;
+	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
+	if (table)
+		munmap(table, PROTO_STASH_BYTES);
+	table = map;
+	table_gen = lc.session_gen;
+	used = 0;
+	return 0;
+}
+
+bool stash_put(const struct lc_region *reg)
+{
+	uint64_t now;
+	bool kept = false;
+
+	if (reg->shared || reg->mapped != reg->page_size || !stash_enabled())
+		return false;
+	pthread_mutex_lock(&stash_lock);
+	now = mono_ns();
+	pthread_mutex_lock(&lc.lock);
+	if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_gen != lc.session_gen &&
+	    refused_gen != lc.session_gen && table_fetch() < 0)
+		refused_gen = lc.session_gen;
+	bool ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
+	pthread_mutex_unlock(&lc.lock);
+	expire(now);
+	if (ready && nents < STASH_KEEP && used != UINT64_MAX) {
+		uint32_t slot = (uint32_t)__builtin_ctzll(~used);
+		ents[nents++] = (struct stash_entry){ .reg = *reg, .slot = slot, .since_ns = now };
+		used |= 1ull << slot;
+		/* Release: the daemon may take it the moment it is visible. */
+		__atomic_store_n(&table[slot], reg->id, __ATOMIC_RELEASE);
+		kept = true;
+	}
+	pthread_mutex_unlock(&stash_lock);
+	return kept;
+}
+
+/* Does entry e satisfy a (its cache type is checked by the caller)? */
+static bool entry_fits(const struct stash_entry *e, const struct proto_alloc *a)
+{
+	uint64_t first = e->reg.phys, last = e->reg.phys + a->nbytes - 1;
+
+	if (a->nbytes > e->reg.mapped || first < a->lowest || last > a->highest)
+		return false;
+	if (a->boundary && (first & ~(a->boundary - 1)) != (last & ~(a->boundary - 1)))
+		return false;
+	return a->node == PROTO_NODE_ANY || a->node == e->reg.node;
+}
+
+int stash_get(const struct proto_alloc *a, void **ret)
+{
+	int r = -ENOENT;
+
+	if (!nents || a->cache != PROTO_CACHED || !stash_enabled())
+		return -ENOENT; /* a racy peek: a miss only costs the round trip */
+	pthread_mutex_lock(&stash_lock);
+	expire(mono_ns());
+	/* Newest first: the page most likely still in cache. */
+	for (uint32_t i = nents; i-- > 0;) {
+		if (!entry_fits(&ents[i], a))
+			continue;
+		if (!entry_claim(i)) {
+			entry_remove(i);
+			continue;
+		}
+		struct lc_region reg = ents[i].reg;
+		entry_remove(i);
+		/* Only this process ever wrote here, and only within what it
+		 * was given: zero that much of what the new region covers. */
+		memset((void *)reg.base, 0, a->nbytes < reg.dirty ? a->nbytes : reg.dirty);
+		reg.nbytes = a->nbytes;
+		if (a->nbytes > reg.dirty)
+			reg.dirty = a->nbytes;
+		pthread_mutex_lock(&lc.table);
+		r = regions_insert(&reg);
+		pthread_mutex_unlock(&lc.table);
+		if (r < 0) {
+			lc_region_release(&reg);
+			break;
+		}
+		*ret = (void *)reg.base;
+		break;
+	}
+	pthread_mutex_unlock(&stash_lock);
+	return r;
+}

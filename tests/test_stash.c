@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_stash.c - freed one-page regions kept by libcontig for reuse (the
+ * stash, on by default): a reuse costs no round trip (the daemon's alloc
+ * counter does not move) and reads zero, however much of the page earlier
+ * regions were given; a freed region is invisible; the daemon takes
+ * stashed regions back before it describes the pool and before it refuses
+ * anyone memory, so another process gets all of it, zeroed; shared regions
+ * are never stashed; nothing crosses fork; idle entries are freed for
+ * real; and a client that scribbles over its table hurts only itself.
+ */
+#define _GNU_SOURCE
+#include <contig.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+#define MIB (1024u * 1024u)
+#define POOL_PAGES 16
+
+static struct daemon_proc d;
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--pool", "32M", NULL };
+
+	(void)state;
+	unsetenv("CONTIG_SMALL_CACHE");
+	unsetenv("CONTIG_STASH");
+	return daemon_start(&d, args);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return daemon_stop(&d) == 0 ? 0 : -1;
+}
+
+static int64_t allocs(void)
+{
+	return raw_stat(d.socket, "allocs");
+}
+
+static int64_t stat_of(const char *name)
+{
+	return raw_stat(d.socket, name);
+}
+
+static void assert_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			fail_msg("byte %zu of %zu reads %#x, not zero", i, n, p[i]);
+}
+
+static void assert_phys(const uint8_t *p, size_t n)
+{
+	uint64_t ph = contig_phys_addr(p);
+
+	assert_int_not_equal(ph, CONTIG_PHYS_INVALID);
+	for (size_t off = 0; off < n; off += 4096)
+		assert_int_equal(pagemap_phys(p + off), ph + off);
+	assert_int_equal(contig_phys_addr(p + n - 1), ph + n - 1);
+}
+
+/* Leave nothing stashed for the next test: the daemon takes it all. */
+static void settle(void)
+{
+	assert_true(wait_pool_idle(10000));
+}
+
+static void test_reuse_no_trip_zeroed(void **state)
+{
+	(void)state;
+	uint8_t *p = contig_alloc(8192, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0xff, 8192);
+	contig_free(p);
+	int64_t before = allocs();
+
+	/* Smaller: the same page, zeroed, and no request reached the daemon. */
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p);
+	assert_zero(q, 4096);
+	assert_phys(q, 4096);
+	memset(q, 0xee, 4096);
+	contig_free(q);
+
+	/* Larger than the last use, but the page once gave out 8 KiB: all of
+	 * that must be zeroed again, not just the last region's 4 KiB. */
+	q = contig_alloc(64 * 1024, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p);
+	assert_zero(q, 64 * 1024);
+	assert_phys(q, 64 * 1024);
+	struct contig_region_info ri;
+	assert_int_equal(contig_region_info(q + 100, &ri), 0);
+	assert_int_equal(ri.nbytes, 64 * 1024);
+	memset(q, 0xdd, 64 * 1024);
+	contig_free(q);
+
+	/* The whole page. */
+	q = contig_alloc(2 * MIB, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p);
+	assert_zero(q, 2 * MIB);
+	contig_free(q);
+	assert_int_equal(allocs(), before);
+	settle();
+}
+
+static void test_freed_is_invisible(void **state)
+{
+	(void)state;
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	struct contig_region_info ri;
+	struct contig_handle h;
+
+	assert_non_null(p);
+	contig_free(p);
+	assert_int_equal(contig_phys_addr(p), CONTIG_PHYS_INVALID);
+	assert_int_equal(contig_region_info(p, &ri), -1);
+	errno = 0;
+	assert_int_equal(contig_export(p, &h), -1);
+	assert_int_equal(errno, ENOENT);
+	contig_free(p); /* a double free is still a no-op */
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p); /* it was stashed once, not twice */
+	uint8_t *r = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(r);
+	assert_ptr_not_equal(r, q);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	contig_free(r);
+	settle();
+}
+
+static void test_constraints(void **state)
+{
+	(void)state;
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	uint64_t ph = contig_phys_addr(p);
+	contig_free(p);
+	/* Requests that reached the daemon, served or not (the pool may
+	 * have nothing below or above the stashed page). */
+	int64_t before = allocs() + stat_of("fail_enomem");
+
+	/* A ceiling below the stashed page: the daemon serves it. */
+	uint8_t *q = contig_alloc_specify_cache(4096, 0, ph - 1, 0, CONTIG_CACHED);
+	if (q) {
+		assert_ptr_not_equal(q, p);
+		assert_true(contig_phys_addr(q) + 4095 <= ph - 1);
+		contig_free(q);
+	}
+	assert_int_equal(allocs() + stat_of("fail_enomem"), before + 1);
+	/* A floor above it: not from the stash either. */
+	q = contig_alloc_specify_cache(4096, ph + 2 * MIB, CONTIG_MAX_ADDRESS, 0, CONTIG_CACHED);
+	if (q) {
+		assert_true(contig_phys_addr(q) >= ph + 2 * MIB);
+		contig_free(q);
+	}
+	assert_int_equal(allocs() + stat_of("fail_enomem"), before + 2);
+	settle();
+}
+
+static void test_query_takes_it(void **state)
+{
+	(void)state;
+	int64_t taken = stat_of("stash_taken");
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0xab, 4096);
+	contig_free(p);
+
+	/* The pool as it is: the stashed page is free memory. */
+	assert_true(wait_pool_idle(10000));
+	assert_true(stat_of("stash_taken") > taken);
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_zero(q, 4096);
+	assert_phys(q, 4096);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	settle();
+}
+
+static void count_row(const void *item, void *ctx)
+{
+	(void)item;
+	(*(int *)ctx)++;
+}
+
+static void test_inspection_takes_it(void **state)
+{
+	(void)state;
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	int rows = 0;
+
+	assert_non_null(p);
+	contig_free(p);
+	/* contigctl regions / status count live regions: none is. */
+	assert_true(raw_list(d.socket, PROTO_TABLE_REGIONS, count_row, &rows) >= 0);
+	assert_int_equal(rows, 0);
+	settle();
+}
+
+/* A stash full of this process's dirty pages must not keep a single byte of
+ * the pool from another process, nor show it one of those bytes. */
+static void test_other_process_gets_everything(void **state)
+{
+	uint8_t *p[POOL_PAGES];
+	int status;
+
+	(void)state;
+	for (int i = 0; i < POOL_PAGES; i++) {
+		p[i] = contig_alloc(4096 * (1 + i % 4), CONTIG_MAX_ADDRESS);
+		assert_non_null(p[i]);
+		memset(p[i], 0x5a, 4096 * (1 + i % 4));
+	}
+	for (int i = 0; i < POOL_PAGES; i++)
+		contig_free(p[i]);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Every page of the pool (one by one: its runs are whatever
+		 * the kernel gave), each all zero. */
+		uint8_t *all[POOL_PAGES];
+		for (int i = 0; i < POOL_PAGES; i++) {
+			all[i] = contig_alloc(2 * MIB, CONTIG_MAX_ADDRESS);
+			if (!all[i])
+				_exit(2);
+			for (size_t k = 0; k < 2 * MIB; k++)
+				if (all[i][k])
+					_exit(3);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(stat_of("stash_taken") >= POOL_PAGES);
+	/* Our entries were taken: the next allocation is a fresh page. */
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_zero(q, 4096);
+	assert_phys(q, 4096);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	settle();
+}
+
+static void test_shared_never_stashed(void **state)
+{
+	(void)state;
+	struct contig_handle h;
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	assert_int_equal(contig_export(p, &h), 0);
+	contig_free(p);
+	/* Gone from everyone: the handle is dead, and the next allocation
+	 * goes to the daemon. */
+	errno = 0;
+	assert_null(contig_import(&h, NULL));
+	assert_int_equal(errno, ENOENT);
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	settle();
+}
+
+static void test_fork_inherits_nothing(void **state)
+{
+	int status;
+
+	(void)state;
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	memset(p, 0x77, 4096);
+	contig_free(p);
+	int64_t before = allocs();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Not the parent's entry (q may well land at the same
+		 * address: p is not mapped here), a page of its own. */
+		uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+		if (!q)
+			_exit(2);
+		for (int i = 0; i < 4096; i++)
+			if (q[i])
+				_exit(3);
+		_exit(0); /* its region goes back with its session */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(allocs(), before + 1);
+	/* Ours is still ours. */
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p);
+	assert_zero(q, 4096);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	settle();
+}
+
+static void test_idle_entries_freed(void **state)
+{
+	(void)state;
+	int64_t taken = stat_of("stash_taken"), frees = stat_of("frees");
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	contig_free(p);
+	usleep(1200 * 1000);
+	/* Any call after the idle time frees it for real, by a FREE, and
+	 * does not reuse it. */
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	struct contig_pool_info info = { 0 };
+	assert_int_equal(contig_query(&info), 0); /* the owed FREE answered first */
+	/* p by its FREE, q taken from the stash by that query. */
+	assert_int_equal(stat_of("frees"), frees + 2);
+	assert_int_equal(stat_of("stash_taken"), taken + 1);
+	settle();
+}
+
+static void test_stash_off(void **state)
+{
+	int status;
+
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("CONTIG_STASH", "0", 1);
+		int64_t before = allocs();
+		for (int i = 0; i < 5; i++) {
+			uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+			if (!q)
+				_exit(2);
+			contig_free(q);
+		}
+		_exit(allocs() == before + 5 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	settle();
+}
+
+/* A raw client writes what it likes into its table: ids of nothing, the id
+ * of another session's region, and one of its own. Only its own is taken;
+ * the daemon survives, and it cannot resize the table under the daemon. */
+static void test_hostile_table(void **state)
+{
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+	size_t nfds = 0;
+	struct proto_msg m;
+	ssize_t n;
+
+	(void)state;
+	uint8_t *witness = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(witness);
+	memset(witness, 0x3c, 4096);
+	uint64_t witness_phys = contig_phys_addr(witness);
+	struct contig_handle wh;
+	assert_int_equal(contig_export(witness, &wh), 0);
+	uint64_t witness_id;
+	memcpy(&witness_id, wh.opaque, 8); /* the handle starts with the region id */
+
+	int fd = raw_connect(d.socket, 1);
+	assert_true(fd >= 0);
+	struct proto_alloc a = { .nbytes = 4096, .highest = UINT64_MAX, .node = PROTO_NODE_ANY };
+	size_t len = proto_encode(buf, PROTO_ALLOC, 2, &a, sizeof(a));
+	n = raw_call(fd, buf, len, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(buf, (size_t)n, 1, &m), 0);
+	assert_int_equal(m.hdr.type, PROTO_REGION);
+	uint64_t own_id = m.body.region.region_id;
+
+	struct proto_stash st = { 0 };
+	len = proto_encode(buf, PROTO_STASH, 3, &st, sizeof(st));
+	assert_int_equal(proto_send(fd, buf, len, NULL, 0), 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	n = proto_recv(fd, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+	assert_true(n > 0);
+	assert_int_equal(nfds, 1);
+	assert_int_equal(proto_decode(buf, (size_t)n, nfds, &m), 0);
+	assert_int_equal(m.hdr.type, PROTO_STASH_TABLE);
+	uint64_t *slots = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	assert_true(slots != MAP_FAILED);
+	/* Sealed: the daemon's mapping cannot be cut short under it. */
+	assert_int_equal(ftruncate(fds[0], 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(fds[0], 1 << 20), -1);
+
+	int64_t bogus = stat_of("stash_bogus"), taken = stat_of("stash_taken");
+	for (uint32_t i = 0; i < PROTO_STASH_SLOTS; i++)
+		slots[i] = 0x9e3779b97f4a7c15ull * (i + 1);
+	slots[5] = witness_id;
+	slots[6] = own_id;
+	slots[7] = own_id; /* twice: taken once, then it names nothing */
+	struct contig_pool_info info = { 0 };
+	assert_int_equal(contig_query(&info), 0);
+	assert_int_equal(stat_of("stash_taken"), taken + 1);
+	assert_int_equal(stat_of("stash_bogus"), bogus + PROTO_STASH_SLOTS - 1);
+	for (uint32_t i = 0; i < PROTO_STASH_SLOTS; i++)
+		assert_int_equal(slots[i], 0);
+
+	/* The raw session lives on (a lie is not a violation) and its
+	 * region is gone; the witness kept its page and its bytes. */
+	struct proto_free f = { .region_id = own_id };
+	len = proto_encode(buf, PROTO_FREE, 4, &f, sizeof(f));
+	n = raw_call(fd, buf, len, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(buf, (size_t)n, 0, &m), 0);
+	assert_int_equal(m.hdr.type, PROTO_STATUS);
+	assert_int_equal(m.body.status.error, ENOENT);
+	assert_int_equal(contig_phys_addr(witness), witness_phys);
+	assert_int_equal(pagemap_phys(witness), witness_phys);
+	for (int i = 0; i < 4096; i++)
+		assert_int_equal(witness[i], 0x3c);
+	munmap(slots, PROTO_STASH_BYTES);
+	close(fds[0]);
+	close(fd);
+	contig_free(witness);
+	settle();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reuse_no_trip_zeroed),
+		cmocka_unit_test(test_freed_is_invisible),
+		cmocka_unit_test(test_constraints),
+		cmocka_unit_test(test_query_takes_it),
+		cmocka_unit_test(test_inspection_takes_it),
+		cmocka_unit_test(test_other_process_gets_everything),
+		cmocka_unit_test(test_shared_never_stashed),
+		cmocka_unit_test(test_fork_inherits_nothing),
+		cmocka_unit_test(test_idle_entries_freed),
+		cmocka_unit_test(test_stash_off),
+		cmocka_unit_test(test_hostile_table),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
