@@ -233,6 +233,29 @@ static void lease_release(struct session *s, struct lease *l)
 	pool_lease_put(&s->srv->pool, l);
 }
 
+/* Free what a session's stash named, as FREEs of it would. */
+static uint32_t take_ids(struct session *s, const uint64_t *ids, uint32_t n)
+{
+	struct pool_stats *st = &s->srv->pool.stats;
+	uint32_t taken = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		/* The client wrote this id: it must name a region this session
+		 * holds, or it is ignored. Taking one is what a FREE of it would
+		 * have done, so a client gains nothing by lying here that it
+		 * could not get by asking. */
+		struct lease *l = own_lease(s, ids[i]);
+		if (!l) {
+			st->stash_bogus++;
+			continue;
+		}
+		lease_release(s, l);
+		st->stash_taken++;
+		taken++;
+	}
+	return taken;
+}
+
 uint32_t server_take_stashes(struct server *srv)
 {
 	uint64_t ids[PROTO_STASH_SLOTS];
@@ -241,22 +264,22 @@ uint32_t server_take_stashes(struct server *srv)
 
 	list_for_each_safe(n, t, &srv->sessions) {
 		struct session *s = container_of(n, struct session, link);
-		uint32_t k = s->dead ? 0 : stash_drain(&s->stash, ids);
+		if (!s->dead)
+			taken += take_ids(s, ids, stash_drain(&s->stash, ids));
+	}
+	return taken;
+}
 
-		for (uint32_t i = 0; i < k; i++) {
-			/* The client wrote this id: it must name a region this
-			 * session holds, or it is ignored. Taking one is what a
-			 * FREE of it would have done, so a client gains nothing
-			 * by lying here that it could not get by asking. */
-			struct lease *l = own_lease(s, ids[i]);
-			if (!l) {
-				srv->pool.stats.stash_bogus++;
-				continue;
-			}
-			lease_release(s, l);
-			srv->pool.stats.stash_taken++;
-			taken++;
-		}
+uint32_t server_take_idle_stashes(struct server *srv)
+{
+	uint64_t ids[PROTO_STASH_SLOTS];
+	struct list_node *n, *t;
+	uint32_t taken = 0;
+
+	list_for_each_safe(n, t, &srv->sessions) {
+		struct session *s = container_of(n, struct session, link);
+		if (!s->dead)
+			taken += take_ids(s, ids, stash_drain_idle(&s->stash, ids));
 	}
 	return taken;
 }

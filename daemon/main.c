@@ -358,6 +358,7 @@ static void on_timer(struct loop_source *src, uint32_t events)
 		return;
 	ticks += n;
 	server_expire_silent(&srv, now_ns());
+	(void)server_take_idle_stashes(&srv);
 	if (listen_paused) {
 		listen_paused = false;
 		loop_set(&srv.loop, &srv.listen_src, EPOLLIN);

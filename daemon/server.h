@@ -131,6 +131,9 @@ int dispatch(struct session *s, const struct proto_msg *m);
  * owners (dispatch.c): before the pool is described, and before a request
  * is refused for want of memory or quota. Returns how many were taken. */
 uint32_t server_take_stashes(struct server *srv);
+/* Once a second: take back what clients left stashed since the last call
+ * (memory goes back when idle even from a client that never calls again). */
+uint32_t server_take_idle_stashes(struct server *srv);
 
 /* Inspection (inspect.c): PROTO_LIST. */
 int inspect_list(struct session *s, const struct proto_msg *m);

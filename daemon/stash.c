@@ -8,6 +8,7 @@
 #include "stash.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -60,6 +61,26 @@ uint32_t stash_drain(struct stash *st, uint64_t *ids)
 		uint64_t id = __atomic_exchange_n(&st->slots[i], 0, __ATOMIC_ACQ_REL);
 		if (id)
 			ids[n++] = id;
+	}
+	return n;
+}
+
+uint32_t stash_drain_idle(struct stash *st, uint64_t *ids)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; st->slots && i < PROTO_STASH_SLOTS; i++) {
+		uint64_t id = __atomic_load_n(&st->slots[i], __ATOMIC_RELAXED);
+
+		/* Taken out and put back with the same id in between looks
+		 * idle too: that only costs the client one round trip. */
+		if (id && id == st->seen[i] &&
+		    __atomic_compare_exchange_n(&st->slots[i], &id, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			ids[n++] = id;
+			id = 0;
+		}
+		st->seen[i] = id;
 	}
 	return n;
 }

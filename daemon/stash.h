@@ -14,8 +14,11 @@
 
 #include <stdint.h>
 
+#include "proto.h"
+
 struct stash {
 	uint64_t *slots;             /* PROTO_STASH_SLOTS, mapped shared; NULL: none yet */
+	uint64_t seen[PROTO_STASH_SLOTS]; /* what each slot held at the last idle scan */
 };
 
 /* Create the session's table: its memfd (for the client, the caller's to
@@ -26,5 +29,10 @@ void stash_close(struct stash *st);
 /* Swap every non-zero slot to 0 (the daemon's half of the handshake) and
  * return the ids taken, at most PROTO_STASH_SLOTS, into ids. */
 uint32_t stash_drain(struct stash *st, uint64_t *ids);
+
+/* The idle scan, once a second: take (compare-and-swap id -> 0) the slots
+ * that hold the same id as at the last scan, an entry the client has not
+ * touched for about a second. Ids taken go to ids; returns how many. */
+uint32_t stash_drain_idle(struct stash *st, uint64_t *ids);
 
 #endif
