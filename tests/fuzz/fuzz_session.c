@@ -392,6 +392,8 @@ static void cmd_stash(void)
 	__atomic_store_n(&c->stash[slot % PROTO_STASH_SLOTS], id, __ATOMIC_RELEASE);
 	if (slot & 0x80)
 		server_take_stashes(&H.srv);
+	if (slot & 0x40)
+		server_take_idle_stashes(&H.srv);
 }
 
 static void run_command(uint8_t cmd)
@@ -502,7 +504,8 @@ static void report(void)
 		"EINVAL:%u ENOMEM:%u ENOTSUP:%u EDQUOT:%u EACCES:%u ENOENT:%u other:%u\n"
 		"  pages checked %u, hangups %u; pool: allocs %llu frees %llu waits %llu "
 		"protocol_errors %llu lost %llu audit_moved %llu quarantined %llu; kernel: %llu "
-		"acquires %llu revokes %llu pins %llu zeroes; repair looked %llu swapped %llu\n",
+		"acquires %llu revokes %llu pins %llu zeroes; repair looked %llu swapped %llu\n"
+		"  stash tables %u, taken %llu, bogus %llu\n",
 		H.replies[PROTO_HELLO_REPLY], H.replies[PROTO_REGION], H.replies[PROTO_STATUS],
 		H.replies[PROTO_POOL_INFO], H.replies[PROTO_HANDLE], H.replies[PROTO_LIST_REPLY],
 		H.statuses[0], H.statuses[1], H.statuses[2], H.statuses[3], H.statuses[4],
@@ -513,7 +516,9 @@ static void report(void)
 		(unsigned long long)st->quarantined, (unsigned long long)H.fb.acquires,
 		(unsigned long long)H.fb.revokes, (unsigned long long)H.fb.pins,
 		(unsigned long long)H.fb.zeroes, (unsigned long long)st->repair_looked,
-		(unsigned long long)st->repair_swapped);
+		(unsigned long long)st->repair_swapped,
+		H.replies[PROTO_STASH_TABLE], (unsigned long long)st->stash_taken,
+		(unsigned long long)st->stash_bogus);
 }
 
 static void teardown(void)

@@ -455,7 +455,9 @@ static void session_seeds(void)
 		u8(&s, FZ_STASH); u8(&s, 1); u8(&s, 0); u8(&s, 3);
 		list(&s, 0, PROTO_TABLE_REGIONS, 0);
 		u8(&s, FZ_STASH); u8(&s, 1); u8(&s, 0x80 | 7); u8(&s, 4);
-		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 6); u8(&s, 2);
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 0x40 | 6); u8(&s, 2); /* idle scan: seen */
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 0x40 | 9); u8(&s, 2); /* again: taken */
+		u8(&s, FZ_STASH); u8(&s, 0); u8(&s, 6); u8(&s, 1);
 		close_conn(&s, 0); /* dies with an entry stashed */
 		simple(&s, FZ_RECLAIM);
 		plain_alloc(&s, 0, 4 * PS);

@@ -60,7 +60,8 @@ enum fz_cmd {
 	FZ_STASH,        /* u8 conn, u8 slot, u8 k: once conn has its stash table (a
 			  * PROTO_STASH sent by FZ_MSG), write into slot % 64 the id of
 			  * region k, or with k & 0x80 an id made of k; with slot & 0x80,
-			  * then make the daemon take every stash at once */
+			  * then make the daemon take every stash at once, with slot &
+			  * 0x40 run its idle scan (as its timer does) */
 	FZ_CMD_MAX,
 };
 
