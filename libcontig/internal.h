@@ -96,7 +96,7 @@ void small_forget(void);                /* after fork, in the child */
 void small_atfork_lock(void);
 void small_atfork_unlock(void);
 
-/* stash.c: freed one-page regions kept for reuse (CONTIG_STASH=0: off).
+/* stash.c: freed private regions kept for reuse (CONTIG_STASH=0: off).
  * Lock order: stash, then lc.lock, then lc.table. */
 bool stash_put(const struct lc_region *reg); /* true: kept, do not release it */
 int stash_get(const struct proto_alloc *a, void **ret); /* 0, -ENOENT: none fits */

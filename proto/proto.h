@@ -166,7 +166,7 @@ static_assert(sizeof(struct proto_handle) == 32, "proto_handle");
 /* PROTO_IMPORT and PROTO_REVOKE carry a struct proto_handle. */
 
 /*
- * The stash: one-page regions a client freed and keeps mapped, to hand out
+ * The stash: regions a client freed and keeps mapped, to hand out
  * again without a round trip. The table is a sealed memfd of
  * PROTO_STASH_BYTES both sides map; slot i is the little-endian uint64_t at
  * offset 8 * i, 0 when empty, else the id of one of the session's regions.

@@ -120,6 +120,34 @@ static void test_reuse_no_trip_zeroed(void **state)
 	settle();
 }
 
+/* A region of several pages is kept too, but serves only a request of as
+ * many pages: a small one never sits on it. */
+static void test_multi_page(void **state)
+{
+	(void)state;
+	size_t big = 3 * 2 * MIB - 100;
+	uint8_t *p = contig_alloc(big, CONTIG_MAX_ADDRESS);
+	if (!p)
+		skip(); /* no run of 3 pages in this pool: nothing to check */
+	memset(p, 0xff, big);
+	uint64_t ph = contig_phys_addr(p);
+	contig_free(p);
+	int64_t before = allocs();
+	uint8_t *small = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(small);
+	assert_false(small >= p && small < p + big);
+	assert_int_equal(allocs(), before + 1);
+	uint8_t *q = contig_alloc(2 * 2 * MIB + 1, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p);
+	assert_int_equal(contig_phys_addr(q), ph);
+	assert_zero(q, 2 * 2 * MIB + 1);
+	assert_phys(q, 2 * 2 * MIB + 1);
+	assert_int_equal(allocs(), before + 1);
+	contig_free(q);
+	contig_free(small);
+	settle();
+}
+
 static void test_freed_is_invisible(void **state)
 {
 	(void)state;
@@ -476,6 +504,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reuse_no_trip_zeroed),
+		cmocka_unit_test(test_multi_page),
 		cmocka_unit_test(test_freed_is_invisible),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_query_takes_it),
