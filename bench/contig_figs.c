@@ -389,7 +389,9 @@ static void conc_child(struct conc_shared *sh, unsigned k, int ready_fd, int go_
 	_exit(0);
 }
 
-static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *group)
+/* stash_off: the children run with CONTIG_STASH=0 (every operation a trip
+ * to the daemon), an informational row beside the default. */
+static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *group, bool stash_off)
 {
 	struct conc_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -400,12 +402,19 @@ static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *g
 	char who[96], c;
 	uint64_t t0, t1;
 
-	snprintf(who, sizeof(who), "%s: %u processes, per alloc+touch+free", mode_label, nproc);
+	enum role role = stash_off ? ROLE_INFO : mode_role;
+	const char *variant = stash_off ? ", CONTIG_STASH=0" : "";
+
+	snprintf(who, sizeof(who), "%s%s: %u processes, per alloc+touch+free", mode_label, variant,
+		 nproc);
 	if (sh == MAP_FAILED || pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
-		result_missing(group, who, mode_role, "µs", "set-up: %s", strerror(errno));
+		result_missing(group, who, role, "µs", "set-up: %s", strerror(errno));
 		return;
 	}
 	wait_free(0, 10000);
+	/* The children read it at their first call; this process decided long ago. */
+	if (stash_off)
+		setenv("CONTIG_STASH", "0", 1);
 	for (unsigned k = 0; k < nproc; k++) {
 		pids[k] = fork();
 		if (pids[k] == 0) {
@@ -417,6 +426,7 @@ static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *g
 			break;
 		started++;
 	}
+	unsetenv("CONTIG_STASH");
 	close(ready[1]);
 	close(go[0]);
 	for (unsigned k = 0; k < started; k++)
@@ -437,9 +447,9 @@ static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *g
 	}
 	double med, p99;
 	samples_summary(&s, &med, &p99);
-	result_samples(group, who, mode_role, "µs", &s, "p99 = %.1f × median; %u failed",
+	result_samples(group, who, role, "µs", &s, "p99 = %.1f × median; %u failed",
 		       med > 0 ? p99 / med : 0, fails);
-	snprintf(who, sizeof(who), "%s: %u processes, aggregate", mode_label, nproc);
+	snprintf(who, sizeof(who), "%s%s: %u processes, aggregate", mode_label, variant, nproc);
 	result_value(G_CONCOPS, who, ROLE_INFO, "ops/s",
 		     (double)ops / ((double)(t1 - t0) / 1e9), started == nproc ? 1 : 0,
 		     "%u pairs in %.2f s", ops, (double)(t1 - t0) / 1e9);
@@ -605,11 +615,15 @@ static void rss_figure(const struct run_cfg *cfg)
 		     anon, 8 + pages * 64.0 / MIB, huge / 1024);
 }
 
-/* The opt-in client cache (CONTIG_SMALL_CACHE=1): libcontig reads the
- * variable once per process, so the loop runs in a child (a fork re-reads
- * it) and sends its samples back through a pipe. */
-static void small_cache_figure(const char *group, size_t bytes, unsigned n)
+/* A libcontig setting from the environment (CONTIG_SMALL_CACHE=1, the
+ * opt-in client cache; CONTIG_STASH=0, every free straight back to the
+ * daemon): libcontig reads it once per process, so the loop runs in a child
+ * (a fork re-reads it) and sends its samples back through a pipe. */
+static void env_figure(const char *group, size_t bytes, bool do_touch, unsigned n,
+		       const char *name, const char *value)
 {
+	const char *what = do_touch ? "contig_alloc + touch + contig_free" :
+				      "contig_alloc + contig_free";
 	struct af_samples s;
 	int fds[2];
 	pid_t pid;
@@ -620,8 +634,8 @@ static void small_cache_figure(const char *group, size_t bytes, unsigned n)
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		setenv("CONTIG_SMALL_CACHE", "1", 1);
-		af_loop(bytes, false, n, false, &s);
+		setenv(name, value, 1);
+		af_loop(bytes, do_touch, n, false, &s);
 		for (size_t i = 0; i < s.all.n; i++) {
 			double t[3] = { s.all.v[i], s.alloc.v[i], s.free.v[i] };
 			if (write(fds[1], t, sizeof(t)) != sizeof(t))
@@ -640,10 +654,10 @@ static void small_cache_figure(const char *group, size_t bytes, unsigned n)
 	close(fds[0]);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
-	snprintf(who, sizeof(who), "%s, CONTIG_SMALL_CACHE=1: contig_alloc + contig_free, back to back",
-		 mode_label);
+	snprintf(who, sizeof(who), "%s, %s=%s: %s, back to back", mode_label, name, value, what);
 	af_report(group, who, ROLE_INFO, bytes, &s);
 	af_free_samples(&s);
+	wait_free(0, 10000);
 }
 
 /* The figures that depend on how the daemon treats freed pages. */
@@ -654,16 +668,22 @@ static void churn_figures(const struct run_cfg *cfg)
 	/* First, while the pool is as the daemon made it: a long run. */
 	reclaim_figure(cfg);
 	af_figure(cfg, G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3);
+	env_figure(G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3, "CONTIG_STASH", "0");
 	af_figure(cfg, G_SMALL4K, 4096, false, n);
+	env_figure(G_SMALL4K, 4096, false, n, "CONTIG_STASH", "0");
 	af_figure(cfg, G_SMALL64K, 64 * 1024, false, n);
+	env_figure(G_SMALL64K, 64 * 1024, false, n, "CONTIG_STASH", "0");
 	if (mode_role == ROLE_CONTIG) {
-		small_cache_figure(G_SMALL4K, 4096, n * 10);
-		small_cache_figure(G_SMALL64K, 64 * 1024, n * 10);
+		env_figure(G_SMALL4K, 4096, false, n * 10, "CONTIG_SMALL_CACHE", "1");
+		env_figure(G_SMALL64K, 64 * 1024, false, n * 10, "CONTIG_SMALL_CACHE", "1");
 	}
 	af_figure(cfg, G_ALLOC2M, HUGE_2M, true, n);
-	conc_figure(cfg, 2, G_CONC2);
-	conc_figure(cfg, 8, G_CONC8);
-	conc_figure(cfg, 64, G_CONC64);
+	env_figure(G_ALLOC2M, HUGE_2M, true, n, "CONTIG_STASH", "0");
+	for (int off = 0; off < 2; off++) {
+		conc_figure(cfg, 2, G_CONC2, off);
+		conc_figure(cfg, 8, G_CONC8, off);
+		conc_figure(cfg, 64, G_CONC64, off);
+	}
 }
 
 static int daemon_up(const struct run_cfg *cfg, const char *config)

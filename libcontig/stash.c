@@ -53,11 +53,13 @@ static uint64_t stashed;           /* bytes the entries map */
 static struct stash_entry ents[STASH_KEEP];
 static uint32_t nents;
 
+/* Idle time is counted in seconds: the coarse clock (a few ns, ~4 ms steps)
+ * is plenty, and the full one would be a sixth of a reuse's cost. */
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -190,12 +192,15 @@ bool stash_put(const struct lc_region *reg)
 		return false;
 	pthread_mutex_lock(&stash_lock);
 	now = mono_ns();
-	pthread_mutex_lock(&lc.lock);
-	if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_gen != lc.session_gen &&
-	    refused_gen != lc.session_gen && table_fetch() < 0)
-		refused_gen = lc.session_gen;
-	bool ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
-	pthread_mutex_unlock(&lc.lock);
+	bool ready = table_gen == reg->session_gen && reg->session_gen == current_gen();
+	if (!ready && reg->session_gen != refused_gen) {
+		/* The session's first keep: ask for its table (once). */
+		pthread_mutex_lock(&lc.lock);
+		if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_fetch() < 0)
+			refused_gen = lc.session_gen;
+		ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
+		pthread_mutex_unlock(&lc.lock);
+	}
 	expire(now);
 	if (ready && nents < STASH_KEEP && used != UINT64_MAX &&
 	    stashed + reg->mapped <= STASH_BYTES) {
@@ -257,7 +262,7 @@ int stash_get(const struct proto_alloc *a, void **ret)
 	if (!nents || a->cache != PROTO_CACHED || !stash_enabled())
 		return -ENOENT; /* a racy peek: a miss only costs the round trip */
 	pthread_mutex_lock(&stash_lock);
-	expire(mono_ns());
+	/* No expiry here: an entry reused is not idle (frees expire them). */
 	/* Newest first: the page most likely still in cache. */
 	for (uint32_t i = nents; i-- > 0;) {
 		if (!entry_fits(&ents[i], a))
