@@ -34,7 +34,7 @@
 
 #define STASH_KEEP    16                       /* entries at most */
 #define STASH_BYTES   (64ull << 20)            /* and at most this much memory */
-#define NT_FROM       (1u << 20)               /* zero with streaming stores from here */
+#define NT_FROM       (8u << 20)               /* zero with streaming stores from here */
 #define STASH_IDLE_NS (1000ull * 1000 * 1000)  /* then freed for real */
 
 struct stash_entry {
@@ -233,8 +233,10 @@ static bool entry_fits(const struct stash_entry *e, const struct proto_alloc *a)
 	return a->node == PROTO_NODE_ANY || a->node == e->reg.node;
 }
 
-/* Past the caches' size, streaming stores go at memory bandwidth without
- * first reading every line in (2.5x memset here, BENCHMARKS.md floors). */
+/* A region reused back to back is still in the caches, where memset is
+ * fastest (2 MiB: 68-77 us against 92-99 us with streaming stores here);
+ * past what they keep, streaming stores go at memory bandwidth without
+ * reading every line in first (2.4x memset on 64 MiB, BENCHMARKS.md). */
 static void zero(void *p, uint64_t n)
 {
 #if defined(__x86_64__)
