@@ -122,7 +122,7 @@ static int linux_locate(void *ctx, const struct backing_page *pg, uint64_t *ret_
 	return 0;
 }
 
-static int linux_acquire(void *ctx, uint64_t page_size, struct backing_page *ret)
+static int linux_prepare(void *ctx, uint64_t page_size, struct backing_page *ret)
 {
 	struct backing_linux *b = ctx;
 	struct backing_page pg = { .fd = -1, .map = NULL };
@@ -132,11 +132,13 @@ static int linux_acquire(void *ctx, uint64_t page_size, struct backing_page *ret
 					    ((unsigned)b->page_shift << MFD_HUGE_SHIFT));
 	if (pg.fd < 0)
 		return -errno;
-	if (ftruncate(pg.fd, (off_t)page_size) < 0 || fallocate(pg.fd, 0, 0, (off_t)page_size) < 0) {
+	if (ftruncate(pg.fd, (off_t)page_size) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	pg.map = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, pg.fd, 0);
+	/* A shared hugetlb mapping reserves its page now: a shortage is an
+	 * error here, never a SIGBUS later. */
+	pg.map = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, pg.fd, 0);
 	if (pg.map == MAP_FAILED) {
 		pg.map = NULL;
 		r = -errno;
@@ -144,13 +146,44 @@ static int linux_acquire(void *ctx, uint64_t page_size, struct backing_page *ret
 	}
 	/* Clients must never inherit pool pages through a fork of the daemon. */
 	(void)madvise(pg.map, page_size, MADV_DONTFORK);
-	r = linux_locate(ctx, &pg, &pg.phys, &pg.node);
-	if (r < 0)
-		goto fail;
 	*ret = pg;
 	return 0;
 fail:
 	backing_page_drop(&pg, page_size);
+	return r;
+}
+
+static int linux_fill(void *ctx, uint64_t page_size, struct backing_page *pg)
+{
+	int r = 0;
+
+	/* fallocate allocates (and the kernel zeroes) the page without the
+	 * address-space lock, so fills run in parallel; then populating the
+	 * mapping only maps a page already there. */
+	if (fallocate(pg->fd, 0, 0, (off_t)page_size) < 0) {
+		r = -errno;
+	} else if (madvise(pg->map, page_size, MADV_POPULATE_WRITE) < 0) {
+		if (errno != EINVAL)
+			r = -errno;
+		else /* before Linux 5.14: the page is there, a write maps it */
+			*(volatile uint8_t *)pg->map = 0;
+	}
+	if (r == 0)
+		r = linux_locate(ctx, pg, &pg->phys, &pg->node);
+	if (r < 0)
+		backing_page_drop(pg, page_size);
+	return r;
+}
+
+static int linux_acquire(void *ctx, uint64_t page_size, struct backing_page *ret)
+{
+	struct backing_page pg;
+	int r = linux_prepare(ctx, page_size, &pg);
+
+	if (r == 0)
+		r = linux_fill(ctx, page_size, &pg);
+	if (r == 0)
+		*ret = pg;
 	return r;
 }
 
@@ -207,6 +240,8 @@ static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
 
 const struct backing_ops backing_linux_ops = {
 	.acquire = linux_acquire,
+	.prepare = linux_prepare,
+	.fill = linux_fill,
 	.revoke = linux_revoke,
 	.locate = linux_locate,
 	.pin = linux_pin,

@@ -31,6 +31,7 @@ struct fault_job {
 	uint32_t *next;              /* shared: the next id to fault */
 	uint32_t end;
 	int error;
+	int *pinned;                 /* shared, by id: the pin's result, accounted later */
 };
 
 /* Start-up fault-in: the kernel's zeroing of each page is what costs, so
@@ -54,18 +55,24 @@ static void *fault_worker(void *arg)
 				break;
 			}
 		}
-		r = p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
+		r = p->ops->fill ? p->ops->fill(p->ops_ctx, p->page_size, &p->pages[id])
+				 : p->ops->acquire(p->ops_ctx, p->page_size, &p->pages[id]);
 		if (r < 0) {
 			job->error = r;
 			break;
 		}
+		/* Pinned here, while the other workers zero theirs (the
+		 * kernel serialises the pins themselves on the ring). */
+		if (job->pinned)
+			job->pinned[id] = p->ops->pin(p->ops_ctx, id, &p->pages[id], p->page_size);
 	}
 	if (p->want_node && p->ops->bind)
 		(void)p->ops->bind(p->ops_ctx, -1);
 	return NULL;
 }
 
-static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t *ret_got)
+static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, int *pinned,
+		     uint32_t *ret_got)
 {
 	struct fault_job jobs[16];
 	pthread_t tids[16];
@@ -80,8 +87,17 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 		n = 16;
 	if (n > nfault)
 		n = nfault ? nfault : 1;
+	/* The cheap half first, here, for every page; a shortage stops it. */
+	uint32_t end = nfault;
+	for (uint32_t id = 0; p->ops->prepare && id < nfault; id++) {
+		r = p->ops->prepare(p->ops_ctx, p->page_size, &p->pages[id]);
+		if (r < 0) {
+			end = id;
+			break;
+		}
+	}
 	for (uint32_t k = 0; k < n; k++) {
-		jobs[k] = (struct fault_job){ .p = p, .next = &next, .end = nfault };
+		jobs[k] = (struct fault_job){ .p = p, .next = &next, .end = end, .pinned = pinned };
 		if (k > 0 && pthread_create(&tids[k], NULL, fault_worker, &jobs[k]) != 0) {
 			jobs[k].error = -EAGAIN;
 			fault_worker(&jobs[k]);
@@ -93,6 +109,9 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 	for (uint32_t k = 0; k < n; k++)
 		if (jobs[k].error && jobs[k].error != -EAGAIN)
 			r = jobs[k].error;
+	/* Pages prepared but never filled (a worker stopped on an error). */
+	for (uint32_t id = next < end ? next : end; id < end; id++)
+		backing_page_drop(&p->pages[id], p->page_size);
 	for (uint32_t id = 0; id < nfault; id++)
 		got += p->pages[id].fd >= 0;
 	*ret_got = got;
@@ -101,13 +120,8 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, uint32_t
 
 /* Pin a page against migration; a failure is counted and logged once, the
  * page still serves (audits then catch a move). */
-static void page_pin(struct pool *p, uint32_t id)
+static void pin_account(struct pool *p, uint32_t id, int r)
 {
-	int r;
-
-	if (!p->ops->pin)
-		return;
-	r = p->ops->pin(p->ops_ctx, id, &p->pages[id], p->page_size);
 	if (r == -EOPNOTSUPP) /* pinning off (--no-pin) or no io_uring: said at start */
 		return;
 	if (r < 0 && !p->stats.pin_failures++)
@@ -116,11 +130,18 @@ static void page_pin(struct pool *p, uint32_t id)
 		p->stats.pinned++;
 }
 
+static void page_pin(struct pool *p, uint32_t id)
+{
+	if (p->ops->pin)
+		pin_account(p, id, p->ops->pin(p->ops_ctx, id, &p->pages[id], p->page_size));
+}
+
 int pool_init(struct pool *p, const struct pool_config *cfg, const struct backing_ops *ops,
 	      void *ops_ctx, uint32_t *ret_got)
 {
 	uint64_t *phys = NULL;
 	int32_t *node = NULL;
+	int *pinned = NULL;
 	int r;
 
 	uint32_t cap = cfg->npages + cfg->nextra;
@@ -163,7 +184,14 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		for (uint32_t i = 0; i < p->npages; i++)
 			p->want_node[i] = i < cfg->npages ? cfg->want_node[i] : -1;
 	}
-	r = fault_all(p, cfg->npages, cfg->threads, ret_got);
+	if (ops->pin) {
+		pinned = calloc(cfg->npages, sizeof(*pinned));
+		if (!pinned) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	r = fault_all(p, cfg->npages, cfg->threads, pinned, ret_got);
 	if (*ret_got < cfg->npages) {
 		if (r == 0)
 			r = -ENOMEM;
@@ -187,7 +215,9 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		phys[i] = p->pages[i].phys;
 		node[i] = p->pages[i].node;
 	}
-	for (uint32_t i = 0; i < p->npages; i++)
+	for (uint32_t i = 0; pinned && i < cfg->npages; i++)
+		pin_account(p, i, pinned[i]);
+	for (uint32_t i = cfg->npages; i < p->npages; i++)
 		page_pin(p, i);
 	r = extent_pool_init(&p->ext, p->page_size, p->npages, phys, node);
 	if (r < 0)
@@ -196,6 +226,7 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	r = reclaim_start(&p->reclaim, p->npages, cfg->reclaim_threads ? cfg->reclaim_threads
 				     : (uint32_t)(cpus > 0 ? cpus : 1), ops, ops_ctx, p->page_size);
 out:
+	free(pinned);
 	free(phys);
 	free(node);
 	return r;
