@@ -52,7 +52,18 @@ static void *reclaim_main(void *arg)
 		} else {
 			if (rc->ops->bind)
 				(void)rc->ops->bind(rc->ops_ctx, node);
-			d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
+			if (rc->ops->prepare) {
+				/* One worker at a time makes files and maps them
+				 * (the kernel's own locks spin otherwise); the
+				 * zeroing that follows runs in parallel. */
+				pthread_mutex_lock(&rc->prepare_lock);
+				d.error = rc->ops->prepare(rc->ops_ctx, rc->page_size, &d.page);
+				pthread_mutex_unlock(&rc->prepare_lock);
+				if (!d.error)
+					d.error = rc->ops->fill(rc->ops_ctx, rc->page_size, &d.page);
+			} else {
+				d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
+			}
 		}
 		d.ns = mono_ns() - t0;
 
@@ -72,6 +83,7 @@ int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
 	*rc = (struct reclaim){ .event_fd = -1, .cap = cap, .ops = ops, .ops_ctx = ops_ctx,
 				.page_size = page_size };
 	pthread_mutex_init(&rc->lock, NULL);
+	pthread_mutex_init(&rc->prepare_lock, NULL);
 	pthread_cond_init(&rc->wake, NULL);
 	rc->todo = calloc(cap, sizeof(*rc->todo));
 	rc->node = calloc(cap, sizeof(*rc->node));
@@ -129,6 +141,7 @@ void reclaim_stop(struct reclaim *rc)
 	rc->done = NULL;
 	if (rc->cap) {
 		pthread_mutex_destroy(&rc->lock);
+		pthread_mutex_destroy(&rc->prepare_lock);
 		pthread_cond_destroy(&rc->wake);
 	}
 	rc->cap = 0;

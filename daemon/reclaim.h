@@ -33,6 +33,7 @@ struct reclaim {
 	uint32_t nthreads;           /* running */
 	bool stop;
 	pthread_mutex_t lock;
+	pthread_mutex_t prepare_lock;  /* around backing prepare (see backing.h) */
 	pthread_cond_t wake;
 	int event_fd;                /* readable when results wait */
 	uint32_t cap;
