@@ -22,7 +22,6 @@ struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = PTHREAD_MUTEX
 static void atfork_prepare(void)
 {
 	small_atfork_lock();
-	stash_atfork_lock();
 	pthread_mutex_lock(&lc.lock);
 	pthread_mutex_lock(&lc.table);
 }
@@ -31,7 +30,6 @@ static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
-	stash_atfork_unlock();
 	small_atfork_unlock();
 }
 
@@ -49,7 +47,6 @@ static void atfork_child(void)
 	stash_forget();
 	pthread_mutex_unlock(&lc.table);
 	pthread_mutex_unlock(&lc.lock);
-	stash_atfork_unlock();
 	small_atfork_unlock();
 }
 
@@ -238,8 +235,15 @@ LC_EXPORT void contig_free(void *base)
 	}
 	reg = *r;
 	regions_remove(r);
+	bool kept = stash_put(&reg);
 	pthread_mutex_unlock(&lc.table);
-	if (!stash_put(&reg))
+	/* A session's first keep asks the daemon for its table. */
+	if (!kept && stash_want_table(&reg)) {
+		pthread_mutex_lock(&lc.table);
+		kept = stash_put(&reg);
+		pthread_mutex_unlock(&lc.table);
+	}
+	if (!kept)
 		lc_region_release(&reg);
 	errno = saved;
 }

@@ -97,11 +97,10 @@ void small_atfork_lock(void);
 void small_atfork_unlock(void);
 
 /* stash.c: freed private regions kept for reuse (CONTIG_STASH=0: off).
- * Lock order: stash, then lc.lock, then lc.table. */
-bool stash_put(const struct lc_region *reg); /* true: kept, do not release it */
-int stash_get(const struct proto_alloc *a, void **ret); /* 0, -ENOENT: none fits */
-void stash_forget(void);                     /* after fork, in the child */
-void stash_atfork_lock(void);
-void stash_atfork_unlock(void);
+ * Entries are guarded by lc.table. */
+bool stash_put(const struct lc_region *reg);        /* lc.table held; true: kept */
+bool stash_want_table(const struct lc_region *reg); /* no lock held; true: put may keep it now */
+int stash_get(const struct proto_alloc *a, void **ret); /* takes lc.table; 0, or -ENOENT */
+void stash_forget(void);                            /* after fork, in the child */
 
 #endif

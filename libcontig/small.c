@@ -171,6 +171,12 @@ bool small_free(void *base)
 	struct slab *s;
 	bool mine = false;
 
+	/* No slab, no small region: the common case (the cache is opt-in)
+	 * costs no lock. A region handed out before this free was made in a
+	 * slab that existed then, and the caller's own ordering makes that
+	 * visible here. */
+	if (!__atomic_load_n(&nslabs, __ATOMIC_ACQUIRE))
+		return false;
 	pthread_mutex_lock(&small_lock);
 	s = slab_of(va);
 	if (s) {

@@ -1,29 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stash.c - regions this process freed, kept mapped so that the
- * next allocation they fit is served with no round trip and no syscall
- * (the table's protocol is in proto.h).
+ * stash.c - regions this process freed, kept mapped so that the next
+ * allocation they fit is served with no round trip and no system call (the
+ * table's protocol is in proto.h).
  *
- * A freed region that only this process ever mapped (of at most
- * STASH_BYTES) is written into a free slot of the session's stash table and
- * stays mapped here. contig_alloc takes an entry that satisfies its request back with a
- * compare-and-swap of the slot, zeroes the bytes earlier users of the page
- * were given (only ever this process's own), and hands it out. The daemon
- * swaps entries out whenever it needs memory or describes the pool, and
- * frees them as if we had: an entry whose swap we lose is unmapped here.
+ * A freed region that only this process ever mapped (STASH_BYTES at most)
+ * is written into a free slot of the session's stash table and stays mapped
+ * here. contig_alloc takes an entry that satisfies its request back with a
+ * compare-and-swap of the slot, zeroes the bytes earlier regions in it were
+ * given (only ever this process's own), and hands it out. The daemon swaps
+ * entries out whenever it needs memory, describes the pool, or sees one
+ * untouched for a second, and frees them as if we had: an entry whose swap
+ * we lose is only unmapped here.
  *
  * So a page leaves this process only through the daemon's revoke, exactly
  * as after an ordinary free, and the stash never hides memory from others:
- * to the daemon it is free memory that is one exchange away. Entries idle
- * for STASH_IDLE_NS are freed for real (hysteresis without a thread).
- * CONTIG_STASH=0 turns it off.
+ * to the daemon it is free memory one exchange away, and idle memory goes
+ * back without a thread here. CONTIG_STASH=0 turns it off.
+ *
+ * The entries are guarded by lc.table, the lock a free and an allocation
+ * take anyway: a reuse costs one lock, a keep none of its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -32,18 +34,16 @@
 #include "contig.h"
 #include "internal.h"
 
-#define STASH_KEEP    16                       /* entries at most */
-#define STASH_BYTES   (64ull << 20)            /* and at most this much memory */
-#define NT_FROM       (8u << 20)               /* zero with streaming stores from here */
-#define STASH_IDLE_NS (1000ull * 1000 * 1000)  /* then freed for real */
+#define STASH_KEEP  16                 /* entries at most */
+#define STASH_BYTES (64ull << 20)      /* and at most this much memory */
+#define NT_FROM     (8u << 20)         /* zero with streaming stores from here */
+#define ZERO_LOCKED (256u << 10)       /* zero under lc.table up to here */
 
 struct stash_entry {
 	struct lc_region reg;
 	uint32_t slot;
-	uint64_t since_ns;
 };
 
-static pthread_mutex_t stash_lock = PTHREAD_MUTEX_INITIALIZER;
 static int enabled = -1;           /* -1: CONTIG_STASH not read yet */
 static uint64_t *table;            /* PROTO_STASH_SLOTS, shared with the daemon */
 static uint64_t table_gen;         /* the session the table belongs to */
@@ -53,16 +53,6 @@ static uint64_t stashed;           /* bytes the entries map */
 static struct stash_entry ents[STASH_KEEP];
 static uint32_t nents;
 
-/* Idle time is counted in seconds: the coarse clock (a few ns, ~4 ms steps)
- * is plenty, and the full one would be a sixth of a reuse's cost. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool stash_enabled(void)
 {
 	if (enabled < 0) {
@@ -70,16 +60,6 @@ static bool stash_enabled(void)
 		enabled = !(e && !strcmp(e, "0"));
 	}
 	return enabled;
-}
-
-void stash_atfork_lock(void)
-{
-	pthread_mutex_lock(&stash_lock);
-}
-
-void stash_atfork_unlock(void)
-{
-	pthread_mutex_unlock(&stash_lock);
 }
 
 /* In the child: the table and the entries' pages are MADV_DONTFORK, so
@@ -94,16 +74,6 @@ void stash_forget(void)
 	nents = 0;
 }
 
-static void entry_remove(uint32_t i)
-{
-	used &= ~(1ull << ents[i].slot);
-	stashed -= ents[i].reg.mapped;
-	ents[i] = ents[--nents];
-}
-
-/* Take entry i back from the daemon: true if it is ours again, false if the
- * daemon took it first (then its page is revoked: only the mapping is left,
- * and it is gone when this returns). */
 /* The session now: written under lc.lock, read here without it (a session
  * that ends meanwhile only makes the next request fail and reconnect). */
 static uint64_t current_gen(void)
@@ -111,36 +81,65 @@ static uint64_t current_gen(void)
 	return __atomic_load_n(&lc.session_gen, __ATOMIC_ACQUIRE);
 }
 
+static bool entry_live_session(const struct stash_entry *e)
+{
+	return table && table_gen == e->reg.session_gen && e->reg.session_gen == current_gen() &&
+	       __atomic_load_n(&lc.sock, __ATOMIC_RELAXED) >= 0;
+}
+
+static void entry_remove(uint32_t i)
+{
+	used &= ~(1ull << ents[i].slot);
+	stashed -= ents[i].reg.mapped;
+	ents[i] = ents[--nents];
+}
+
+/* Take entry i back from the daemon: true if it is ours again; false if
+ * the daemon took it first (its page is revoked), or its session is gone
+ * (and its pages with our mapping): then the mapping is dropped. */
 static bool entry_claim(uint32_t i)
 {
 	uint64_t id = ents[i].reg.id;
 
-	if (table && table_gen == ents[i].reg.session_gen &&
-	    ents[i].reg.session_gen == current_gen() && __atomic_load_n(&lc.sock, __ATOMIC_RELAXED) >= 0 &&
+	if (entry_live_session(&ents[i]) &&
 	    __atomic_compare_exchange_n(&table[ents[i].slot], &id, 0, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
 		return true;
-	/* Lost, or the table is from a session that is gone: the daemon of
-	 * that session has taken everything (or died, and the pages with it
-	 * once unmapped). */
 	munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
 	return false;
 }
 
-/* Free for real the entries idle too long (and those of a past session). */
-static void expire(uint64_t now)
+/* Drop the entries the daemon has taken (their slot reads 0) or whose
+ * session is gone. */
+static void reap(void)
 {
-	uint64_t gen = current_gen();
-
 	for (uint32_t i = 0; i < nents;) {
-		if (ents[i].reg.session_gen == gen && now - ents[i].since_ns < STASH_IDLE_NS) {
+		if (entry_live_session(&ents[i]) &&
+		    __atomic_load_n(&table[ents[i].slot], __ATOMIC_ACQUIRE) == ents[i].reg.id) {
 			i++;
 			continue;
 		}
-		if (entry_claim(i))
-			lc_region_release(&ents[i].reg);
+		munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
 		entry_remove(i);
 	}
+}
+
+bool stash_put(const struct lc_region *reg)
+{
+	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled() ||
+	    table_gen != reg->session_gen || reg->session_gen != current_gen())
+		return false;
+	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES)
+		reap();
+	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES || used == UINT64_MAX)
+		return false;
+	uint32_t slot = (uint32_t)__builtin_ctzll(~used);
+	ents[nents++] = (struct stash_entry){ .reg = *reg, .slot = slot };
+	used |= 1ull << slot;
+	stashed += reg->mapped;
+	/* Release: the daemon may take it the moment it is visible. */
+	__atomic_store_n(&table[slot], reg->id, __ATOMIC_RELEASE);
+	return true;
 }
 
 /* The session's table, asked for once per session. Called with lc.lock. */
@@ -175,45 +174,33 @@ static int table_fetch(void)
 	if (map == MAP_FAILED)
 		return -errno;
 	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
+	pthread_mutex_lock(&lc.table);
+	/* The old session's entries went with it (its daemon took or lost
+	 * them); their mappings go now. */
+	while (nents) {
+		munmap((void *)ents[0].reg.base, ents[0].reg.mapped);
+		entry_remove(0);
+	}
 	if (table)
 		munmap(table, PROTO_STASH_BYTES);
 	table = map;
 	table_gen = lc.session_gen;
 	used = 0;
+	pthread_mutex_unlock(&lc.table);
 	return 0;
 }
 
-bool stash_put(const struct lc_region *reg)
+bool stash_want_table(const struct lc_region *reg)
 {
-	uint64_t now;
-	bool kept = false;
-
 	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled())
 		return false;
-	pthread_mutex_lock(&stash_lock);
-	now = mono_ns();
-	bool ready = table_gen == reg->session_gen && reg->session_gen == current_gen();
-	if (!ready && reg->session_gen != refused_gen) {
-		/* The session's first keep: ask for its table (once). */
-		pthread_mutex_lock(&lc.lock);
-		if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_fetch() < 0)
-			refused_gen = lc.session_gen;
-		ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
-		pthread_mutex_unlock(&lc.lock);
-	}
-	expire(now);
-	if (ready && nents < STASH_KEEP && used != UINT64_MAX &&
-	    stashed + reg->mapped <= STASH_BYTES) {
-		uint32_t slot = (uint32_t)__builtin_ctzll(~used);
-		ents[nents++] = (struct stash_entry){ .reg = *reg, .slot = slot, .since_ns = now };
-		used |= 1ull << slot;
-		stashed += reg->mapped;
-		/* Release: the daemon may take it the moment it is visible. */
-		__atomic_store_n(&table[slot], reg->id, __ATOMIC_RELEASE);
-		kept = true;
-	}
-	pthread_mutex_unlock(&stash_lock);
-	return kept;
+	pthread_mutex_lock(&lc.lock);
+	if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_gen != lc.session_gen &&
+	    refused_gen != lc.session_gen && table_fetch() < 0)
+		refused_gen = lc.session_gen;
+	bool ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
+	pthread_mutex_unlock(&lc.lock);
+	return ready;
 }
 
 /* Does entry e satisfy a (its cache type is checked by the caller)? A page
@@ -259,38 +246,48 @@ static void zero(void *p, uint64_t n)
 
 int stash_get(const struct proto_alloc *a, void **ret)
 {
-	int r = -ENOENT;
+	struct lc_region reg;
+	bool found = false;
+	int r;
 
-	if (!nents || a->cache != PROTO_CACHED || !stash_enabled())
+	if (!__atomic_load_n(&nents, __ATOMIC_RELAXED) || a->cache != PROTO_CACHED ||
+	    !stash_enabled())
 		return -ENOENT; /* a racy peek: a miss only costs the round trip */
-	pthread_mutex_lock(&stash_lock);
-	/* No expiry here: an entry reused is not idle (frees expire them). */
+	pthread_mutex_lock(&lc.table);
 	/* Newest first: the page most likely still in cache. */
 	for (uint32_t i = nents; i-- > 0;) {
 		if (!entry_fits(&ents[i], a))
 			continue;
-		if (!entry_claim(i)) {
-			entry_remove(i);
-			continue;
-		}
-		struct lc_region reg = ents[i].reg;
+		found = entry_claim(i);
+		reg = ents[i].reg;
 		entry_remove(i);
-		/* Only this process ever wrote here, and only within what it
-		 * was given: zero that much of what the new region covers. */
-		zero((void *)reg.base, a->nbytes < reg.dirty ? a->nbytes : reg.dirty);
-		reg.nbytes = a->nbytes;
-		if (a->nbytes > reg.dirty)
-			reg.dirty = a->nbytes;
-		pthread_mutex_lock(&lc.table);
-		r = regions_insert(&reg);
-		pthread_mutex_unlock(&lc.table);
-		if (r < 0) {
-			lc_region_release(&reg);
+		if (found)
 			break;
-		}
-		*ret = (void *)reg.base;
-		break;
 	}
-	pthread_mutex_unlock(&stash_lock);
-	return r;
+	if (!found) {
+		pthread_mutex_unlock(&lc.table);
+		return -ENOENT;
+	}
+	/* Only this process ever wrote here, and only within what it was
+	 * given: zero that much of what the new region covers. Small ones
+	 * under the lock; a long zeroing must not hold up other threads. */
+	uint64_t dirty = a->nbytes < reg.dirty ? a->nbytes : reg.dirty;
+	reg.nbytes = a->nbytes;
+	if (a->nbytes > reg.dirty)
+		reg.dirty = a->nbytes;
+	if (dirty > ZERO_LOCKED) {
+		pthread_mutex_unlock(&lc.table);
+		zero((void *)reg.base, dirty);
+		pthread_mutex_lock(&lc.table);
+	} else {
+		zero((void *)reg.base, dirty);
+	}
+	r = regions_insert(&reg);
+	pthread_mutex_unlock(&lc.table);
+	if (r < 0) {
+		lc_region_release(&reg);
+		return r;
+	}
+	*ret = (void *)reg.base;
+	return 0;
 }
