@@ -71,7 +71,8 @@ static int region_fetch(uint16_t type, const void *body, size_t len, void *fixed
 	int r = 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		r = link_ensure();
+		/* A first request rides right behind the HELLO: one wait saved. */
+		r = link_ensure_async();
 		if (r < 0)
 			break;
 		uint32_t request = ++lc.next_request;

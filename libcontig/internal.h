@@ -42,6 +42,7 @@ struct lc_state {
 	uint64_t page_size;   /* from HELLO_REPLY */
 	uint32_t next_request;
 	uint32_t owed;        /* FREE replies not read yet (frees sent without waiting) */
+	uint32_t hello_request; /* a HELLO sent and not answered yet (0: none) */
 	struct lc_region *regions; /* sorted by base */
 	size_t nregions, cap;
 };
@@ -50,6 +51,9 @@ extern struct lc_state lc;
 
 /* link.c: all called with lc.lock held. */
 int link_ensure(void);
+/* Connect and send HELLO without waiting for its answer, so that the first
+ * request goes out right behind it: link_recv reads the answer first. */
+int link_ensure_async(void);
 void link_drop(void);
 int link_send(uint16_t type, uint32_t request, const void *body, size_t len);
 /* Receive one reply to request; fds (if any) land in fds[] and are the

@@ -28,13 +28,30 @@ void link_drop(void)
 		close(lc.sock);
 	lc.sock = -1;
 	lc.owed = 0;
+	lc.hello_request = 0;
+}
+
+/* The answer to our HELLO: the session's page size, and a new session. */
+static int hello_apply(const struct proto_msg *m)
+{
+	if (m->hdr.type == PROTO_STATUS)
+		return m->body.status.error ? -m->body.status.error : -EPROTO;
+	if (m->hdr.type != PROTO_HELLO_REPLY || m->body.hello_reply.page_size < 4096 ||
+	    (m->body.hello_reply.page_size & (m->body.hello_reply.page_size - 1)))
+		return -EPROTO;
+	lc.page_size = m->body.hello_reply.page_size;
+	lc.session_gen++;
+	return 0;
 }
 
 /* A refusal the daemon sent unasked (request 0) before closing on us, e.g.
  * EDQUOT for one session too many: its errno, or 0 if there is none. */
 static int refusal(const struct proto_msg *m)
 {
-	if (m->hdr.type == PROTO_STATUS && m->hdr.request == 0 && m->body.status.error)
+	/* Or the refusal of a HELLO sent ahead (it is followed by the close). */
+	bool unasked = m->hdr.request == 0 || (lc.hello_request && m->hdr.request == lc.hello_request);
+
+	if (m->hdr.type == PROTO_STATUS && unasked && m->body.status.error)
 		return -m->body.status.error;
 	return 0;
 }
@@ -92,9 +109,21 @@ again:
 		return n == 0 || n == -EPIPE ? -ECONNRESET : (int)n;
 	}
 	r = proto_decode(buf, (size_t)n, nfds, ret);
-	if (r == 0 && refusal(ret)) {
+	int why = r == 0 ? refusal(ret) : 0;
+	if (why) {
+		proto_close_fds(fds, nfds);
 		link_drop();
-		return refusal(ret);
+		return why;
+	}
+	/* The answer to a HELLO sent ahead of this request comes first. */
+	if (r == 0 && lc.hello_request && ret->hdr.request == lc.hello_request && !nfds) {
+		lc.hello_request = 0;
+		r = hello_apply(ret);
+		if (r < 0) {
+			link_drop();
+			return r;
+		}
+		goto again;
 	}
 	/* Answers to frees sent without waiting come first, in order; what
 	 * they say changes nothing (the region is gone from our side). */
@@ -175,18 +204,29 @@ int link_ensure(void)
 		return fd;
 	lc.sock = fd;
 	r = link_call(PROTO_HELLO, &hello, sizeof(hello), PROTO_HELLO_REPLY, &rep);
-	if (r < 0) {
+	if (r == 0)
+		r = hello_apply(&rep);
+	if (r < 0)
 		link_drop();
-		return r;
-	}
-	if (rep.body.hello_reply.page_size < 4096 ||
-	    (rep.body.hello_reply.page_size & (rep.body.hello_reply.page_size - 1))) {
-		link_drop();
-		return -EPROTO;
-	}
-	lc.page_size = rep.body.hello_reply.page_size;
-	lc.session_gen++;
-	return 0;
+	return r;
+}
+
+int link_ensure_async(void)
+{
+	struct proto_hello hello = { .version = PROTO_VERSION };
+	int fd, r;
+
+	if (lc.sock >= 0)
+		return 0;
+	fd = link_connect();
+	if (fd < 0)
+		return fd;
+	lc.sock = fd;
+	lc.hello_request = ++lc.next_request;
+	r = link_send(PROTO_HELLO, lc.hello_request, &hello, sizeof(hello));
+	if (r < 0)
+		link_drop(); /* (link_send did) */
+	return r;
 }
 
 /* Reserve len bytes of address space aligned to align (hugetlb mappings
