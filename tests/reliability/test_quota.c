@@ -334,9 +334,14 @@ static void test_uid_limits(void **state)
 	assert_int_equal(child_do(&a, 'a'), 0);       /* 4 pages: exactly the quota */
 	assert_int_equal(child_do(&b, 'a'), EDQUOT);
 
-	/* Sessions: the uid's third concurrent session is refused. */
+	/* Sessions: the uid's third concurrent session is refused, whether
+	 * its first call waits for the HELLO's answer (a query) or sends its
+	 * request right behind the HELLO (an allocation). */
 	child_start(&c, NOBODY, NOGROUP);
 	assert_int_equal(child_do(&c, 'q'), EDQUOT);
+	child_stop(&c);
+	child_start(&c, NOBODY, NOGROUP);
+	assert_int_equal(child_do(&c, 'a'), EDQUOT);
 	child_stop(&c);
 	child_stop(&a);
 	/* One of the uid's sessions went (b and this process's are left): a
