@@ -269,6 +269,7 @@ static const struct key keys[] = {
 	{ "low-pool-margin", p_size, false, 0, 0, { F(low_pool_margin) } },
 	{ "threads", p_uint, false, 0, 64, { F(threads) } },
 	{ "oversample", p_uint, false, 0, 8, { F(oversample) } },
+	{ "repair-idle", p_uint, true, 0, 86400, { F(repair_idle_s) } },
 	{ "raise-hugepages", p_bool, false, 0, 0, { F(may_raise_hugepages) } },
 	{ "zero-in-place", p_bool, false, 0, 0, { F(zero_in_place) } },
 	{ "socket-group", p_string, false, 0, 0, { F(socket_group) } },

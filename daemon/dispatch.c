@@ -428,6 +428,7 @@ int dispatch(struct session *s, const struct proto_msg *m)
 {
 	uint16_t type = m->hdr.type;
 
+	s->srv->last_request_ns = now_ns();
 	if (!s->hello)
 		return type == PROTO_HELLO ? on_hello(s, m) : -EPROTO;
 	/* Replies sent to the daemon, or a second HELLO: the peer is broken. */

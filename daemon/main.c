@@ -282,6 +282,9 @@ static void on_reclaim(struct loop_source *src, uint32_t events)
 }
 
 static struct loop_source repair_src;
+static bool repair_src_added;
+static uint64_t repair_moved_at;  /* stats.phys_changed when the last round started */
+static uint32_t repair_runs_after; /* runs the last round left */
 
 static void on_repair(struct loop_source *src, uint32_t events)
 {
@@ -297,6 +300,7 @@ static void on_repair(struct loop_source *src, uint32_t events)
 		 rr.looked, rr.harvest_ns / 1000000, rr.swapped, rr.runs_before,
 		 human((uint64_t)rr.largest_before * srv.pool.page_size, a, sizeof(a)), rr.runs_after,
 		 human((uint64_t)rr.largest_after * srv.pool.page_size, b, sizeof(b)));
+	repair_runs_after = rr.runs_after;
 	if (rr.swapped)
 		server_retry_parked(&srv);
 }
@@ -311,12 +315,43 @@ static void start_repair(void)
 		log_info("repair: not run (oversample = 0, or no spare free hugepages)");
 		return;
 	}
+	repair_moved_at = srv.pool.stats.phys_changed;
 	r = pool_repair_start(&srv.pool, srv.pool.oversample);
-
-	if (r == 0 && pool_repair_fd(&srv.pool) >= 0)
+	/* One eventfd serves every round: watched from the first one on. */
+	if (r == 0 && !repair_src_added && pool_repair_fd(&srv.pool) >= 0) {
 		r = loop_add(&srv.loop, &repair_src, pool_repair_fd(&srv.pool), EPOLLIN, on_repair);
+		repair_src_added = r == 0;
+	}
 	if (r < 0)
 		log_warn("repair: not started: %s", strerror(-r));
+}
+
+/*
+ * Runs erode while the pool serves: a reclaimed page comes back at whatever
+ * frame the kernel hands out. Once no request has come for repair-idle
+ * seconds, no reclaim is in flight, frames have moved since the last round
+ * and the pool has more runs than that round left, run another one (once
+ * per such change: a round that finds nothing better is not repeated until
+ * frames move again).
+ */
+static void maybe_idle_repair(uint64_t now)
+{
+	struct proto_pool_info info;
+
+	if (!arg.repair_idle_s || !srv.pool.oversample || srv.pool.repair.running ||
+	    now - srv.last_request_ns < (uint64_t)arg.repair_idle_s * 1000000000u ||
+	    srv.pool.stats.phys_changed == repair_moved_at)
+		return;
+	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
+	if (info.reclaiming_bytes || info.quarantined_bytes)
+		return;
+	if (info.runs <= repair_runs_after) {
+		repair_moved_at = srv.pool.stats.phys_changed;
+		return;
+	}
+	log_info("repair: idle for %u s with %u runs (%u after the last round): another round",
+		 arg.repair_idle_s, info.runs, repair_runs_after);
+	start_repair();
 }
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -359,6 +394,7 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	ticks += n;
 	server_expire_silent(&srv, now_ns());
 	(void)server_take_idle_stashes(&srv);
+	maybe_idle_repair(now_ns());
 	if (listen_paused) {
 		listen_paused = false;
 		loop_set(&srv.loop, &srv.listen_src, EPOLLIN);
@@ -482,6 +518,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 	notify_status();
 	log_info("ready on %s", socket_ours ? arg.socket : "the systemd socket");
+	srv.last_request_ns = now_ns();
 	start_repair();
 
 	r = loop_run(&srv.loop);

@@ -99,6 +99,7 @@ struct server {
 	uint64_t next_session_id;
 	bool reap;                      /* some session is dead and waits to be freed */
 	bool stopping;                  /* shutting down: close sessions, revoke nothing */
+	uint64_t last_request_ns;       /* when the last request was dispatched */
 };
 
 void limits_default(struct limits *l);

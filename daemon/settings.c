@@ -20,6 +20,7 @@ void settings_default(struct settings *s)
 	s->audit_interval_s = 10;
 	s->quarantine_ms = 1000;
 	s->oversample = 1;
+	s->repair_idle_s = 30;
 	s->log_level = 6; /* LOG_INFO */
 	s->may_raise_hugepages = true;
 	limits_default(&s->limits);

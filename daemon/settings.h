@@ -25,6 +25,7 @@ struct settings {
 	uint64_t low_pool_margin;    /* keep MemAvailable above this while digging */
 	uint32_t threads;            /* start-up fault-in threads; 0 = one per CPU */
 	uint32_t oversample;         /* spare pages the background repair looks at, times the pool */
+	uint32_t repair_idle_s;      /* another repair round after this long idle (0: never) */
 	uint32_t audit_interval_s;   /* PFN audit period; 0 = never */
 	uint32_t quarantine_ms;      /* delay before reclaiming a dead session's regions */
 	int log_level;

@@ -186,6 +186,10 @@ static void test_good_numbers(void **state)
 	assert_int_equal(s.oversample, 0);
 	load_ok("oversample = 8\n", &s);
 	assert_int_equal(s.oversample, 8);
+	load_ok("repair-idle = 0\n", &s);
+	assert_int_equal(s.repair_idle_s, 0);
+	load_ok("repair-idle = 86400\n", &s);
+	assert_int_equal(s.repair_idle_s, 86400);
 	load_ok("audit-interval = 0\n", &s);
 	assert_int_equal(s.audit_interval_s, 0);
 	load_ok("audit-interval = 86400\n", &s);
@@ -317,6 +321,8 @@ static const struct {
 	{ "threads", "", "must be a number from 0 to 64: ''" },
 	{ "oversample", "9", "must be a number from 0 to 8: '9'" },
 	{ "oversample", "x", "must be a number from 0 to 8: 'x'" },
+	{ "repair-idle", "86401", "must be a number from 0 to 86400: '86401'" },
+	{ "repair-idle", "-1", "must be a number from 0 to 86400: '-1'" },
 	{ "audit-interval", "86401", "must be a number from 0 to 86400: '86401'" },
 	{ "audit-interval", "10s", "must be a number from 0 to 86400: '10s'" },
 	{ "quarantine", "60001", "must be 0 to 60000 ms, as '500', '500ms' or '2s': '60001'" },
