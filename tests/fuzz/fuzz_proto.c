@@ -46,7 +46,7 @@ static void check_decoded(const uint8_t *buf, size_t len, size_t nfds, const str
 	CHECK(m->hdr.magic == PROTO_MAGIC && m->hdr.version == PROTO_VERSION && m->hdr.length == len);
 	CHECK(want > 0 && want <= sizeof(m->body));
 	CHECK(body >= want); /* version 1: every body complete */
-	CHECK(nfds == 0 || m->hdr.type == PROTO_REGION);
+	CHECK(nfds == 0 || m->hdr.type == PROTO_REGION || m->hdr.type == PROTO_STASH_TABLE);
 	if (m->hdr.type == PROTO_REGION) {
 		const struct proto_region *r = &m->body.region;
 		CHECK(nfds == r->count && r->count >= 1 && r->count <= PROTO_MAX_FDS);
@@ -79,6 +79,12 @@ static void check_decoded(const uint8_t *buf, size_t len, size_t nfds, const str
 	case PROTO_LIST:
 		CHECK(!m->body.list.reserved && m->body.list.table >= 1 &&
 		      m->body.list.table < PROTO_TABLE_MAX);
+		break;
+	case PROTO_STASH: CHECK(!m->body.stash.flags && !m->body.stash.reserved); break;
+	case PROTO_STASH_TABLE:
+		/* Exactly one fd, and the table's one shape. */
+		CHECK(nfds == 1 && m->body.stash_table.slots == PROTO_STASH_SLOTS &&
+		      m->body.stash_table.bytes == PROTO_STASH_BYTES);
 		break;
 	default: break;
 	}

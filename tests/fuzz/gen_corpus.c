@@ -86,6 +86,10 @@ static void proto_seeds(void)
 	proto_seed("revoke", 0, PROTO_REVOKE, &h, sizeof(h));
 	proto_seed("list", 0, PROTO_LIST, &l, sizeof(l));
 	proto_seed("list-reply", 0, PROTO_LIST_REPLY, lr, sizeof(lr));
+	proto_seed("stash", 0, PROTO_STASH, &(struct proto_stash){ 0 }, sizeof(struct proto_stash));
+	proto_seed("stash-table", 1, PROTO_STASH_TABLE,
+		   &(struct proto_stash_table){ PROTO_STASH_SLOTS, PROTO_STASH_BYTES },
+		   sizeof(struct proto_stash_table));
 	proto_seed("header-only", 0, PROTO_FREE, NULL, 0);
 	proto_seed("unknown-type", 0, 200, &fr, sizeof(fr));
 }
