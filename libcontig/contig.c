@@ -339,6 +339,10 @@ LC_EXPORT void *contig_import(const struct contig_handle *handle, void *fixed_va
 
 	if (!handle)
 		return fail_null(-EINVAL);
+	/* Addresses of regions this process freed are free to it: stashed
+	 * ones are given up rather than make a fixed import fail EEXIST. */
+	if (fixed_va)
+		stash_flush();
 	memcpy(h.bytes, handle->opaque, sizeof(h.bytes));
 	return region_request(PROTO_IMPORT, &h, sizeof(h), fixed_va);
 }

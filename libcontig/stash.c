@@ -203,6 +203,22 @@ bool stash_want_table(const struct lc_region *reg)
 	return ready;
 }
 
+void stash_flush(void)
+{
+	struct lc_region give[STASH_KEEP];
+	uint32_t ngive = 0;
+
+	pthread_mutex_lock(&lc.table);
+	while (nents) {
+		if (entry_claim(0))
+			give[ngive++] = ents[0].reg;
+		entry_remove(0);
+	}
+	pthread_mutex_unlock(&lc.table);
+	for (uint32_t i = 0; i < ngive; i++)
+		lc_region_release(&give[i]);
+}
+
 /* Does entry e satisfy a (its cache type is checked by the caller)? A page
  * serves any request it holds; a longer region only one of as many pages,
  * so that a small request never sits on a large region. */

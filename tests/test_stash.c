@@ -314,6 +314,28 @@ static void test_shared_never_stashed(void **state)
 	settle();
 }
 
+/* The address of a region this process freed is free to it: importing a
+ * region exactly there works although the freed one was stashed. */
+static void test_fixed_import_over_freed(void **state)
+{
+	(void)state;
+	uint8_t *shared = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	struct contig_handle h;
+	assert_non_null(shared);
+	memset(shared, 0x6b, 4096);
+	assert_int_equal(contig_export(shared, &h), 0);
+	uint8_t *p = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
+	contig_free(p); /* stashed, still mapped here */
+	uint8_t *q = contig_import(&h, p);
+	assert_ptr_equal(q, p);
+	assert_int_equal(q[0], 0x6b);
+	assert_int_equal(contig_phys_addr(q), contig_phys_addr(shared));
+	contig_free(q);
+	contig_free(shared);
+	settle();
+}
+
 static void test_fork_inherits_nothing(void **state)
 {
 	int status;
@@ -529,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_inspection_takes_it),
 		cmocka_unit_test(test_other_process_gets_everything),
 		cmocka_unit_test(test_shared_never_stashed),
+		cmocka_unit_test(test_fixed_import_over_freed),
 		cmocka_unit_test(test_fork_inherits_nothing),
 		cmocka_unit_test(test_taken_entries_unmapped),
 		cmocka_unit_test(test_daemon_takes_idle),
