@@ -256,7 +256,7 @@ static uint32_t take_ids(struct session *s, const uint64_t *ids, uint32_t n)
 	return taken;
 }
 
-uint32_t server_take_stashes(struct server *srv)
+static uint32_t take_every(struct server *srv, uint32_t (*drain)(struct stash *, uint64_t *))
 {
 	uint64_t ids[PROTO_STASH_SLOTS];
 	struct list_node *n, *t;
@@ -265,23 +265,19 @@ uint32_t server_take_stashes(struct server *srv)
 	list_for_each_safe(n, t, &srv->sessions) {
 		struct session *s = container_of(n, struct session, link);
 		if (!s->dead)
-			taken += take_ids(s, ids, stash_drain(&s->stash, ids));
+			taken += take_ids(s, ids, drain(&s->stash, ids));
 	}
 	return taken;
 }
 
+uint32_t server_take_stashes(struct server *srv)
+{
+	return take_every(srv, stash_drain);
+}
+
 uint32_t server_take_idle_stashes(struct server *srv)
 {
-	uint64_t ids[PROTO_STASH_SLOTS];
-	struct list_node *n, *t;
-	uint32_t taken = 0;
-
-	list_for_each_safe(n, t, &srv->sessions) {
-		struct session *s = container_of(n, struct session, link);
-		if (!s->dead)
-			taken += take_ids(s, ids, stash_drain_idle(&s->stash, ids));
-	}
-	return taken;
+	return take_every(srv, stash_drain_idle);
 }
 
 static int on_stash(struct session *s, const struct proto_msg *m)
