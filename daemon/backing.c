@@ -128,11 +128,16 @@ static int linux_prepare(void *ctx, uint64_t page_size, struct backing_page *ret
 	struct backing_page pg = { .fd = -1, .map = NULL };
 	int r;
 
-	pg.fd = memfd_create("contig-page", MFD_CLOEXEC | MFD_HUGETLB |
+	pg.fd = memfd_create("contig-page", MFD_CLOEXEC | MFD_HUGETLB | MFD_ALLOW_SEALING |
 					    ((unsigned)b->page_shift << MFD_HUGE_SHIFT));
 	if (pg.fd < 0)
 		return -errno;
-	if (ftruncate(pg.fd, (off_t)page_size) < 0) {
+	/* Sealed at its size: a client that holds the fd (it maps it) cannot
+	 * truncate the file under the daemon's mapping, which would SIGBUS
+	 * the zeroing of trusted mode. Punching a hole (revocation) is still
+	 * allowed: it changes no size. */
+	if (ftruncate(pg.fd, (off_t)page_size) < 0 ||
+	    fcntl(pg.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		r = -errno;
 		goto fail;
 	}

@@ -62,7 +62,7 @@ static struct usage uid_usage(const struct server *srv, uid_t uid)
 
 	list_for_each_safe(n, t, &srv->sessions) {
 		const struct session *o = container_of(n, struct session, link);
-		if (o->dead || o->cred.uid != uid || !o->hello)
+		if (o->dead || o->cred.uid != uid)
 			continue;
 		u.sessions++;
 		u.regions += o->nregions;
@@ -90,15 +90,7 @@ static int on_hello(struct session *s, const struct proto_msg *m)
 		(void)proto_send(s->src.fd, out, len, NULL, 0);
 		return -EPROTONOSUPPORT;
 	}
-	if (s->cred.uid != 0 && uid_usage(s->srv, s->cred.uid).sessions >= s->srv->limits.uid_max_sessions) {
-		/* Said before the session is closed, so the client reports EDQUOT. */
-		struct proto_status st = { .error = EDQUOT };
-		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
-		size_t len = proto_encode(out, PROTO_STATUS, m->hdr.request, &st, sizeof(st));
-		(void)proto_send(s->src.fd, out, len, NULL, 0);
-		s->srv->pool.stats.fail_edquot++;
-		return -EDQUOT;
-	}
+	/* Session limits were applied at accept (session.c: admit). */
 	s->hello = true;
 	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep), NULL, 0);
 }
@@ -193,8 +185,11 @@ static int on_alloc(struct session *s, const struct proto_msg *m)
 	for (int pass = 0;; pass++) {
 		r = alloc_try(s, m, &rq, &owner, &l);
 		/* Short of memory or quota: stashed regions are free memory in
-		 * all but name, so take them back (ours too) and try again. */
-		if (pass == 0 && (r == -ENOMEM || r == -EDQUOT) && server_take_stashes(srv))
+		 * all but name, so take them back and try again: everyone's for
+		 * memory, only our uid's for quota (nobody else's counts). */
+		if (pass == 0 && r == -ENOMEM && server_take_stashes(srv))
+			continue;
+		if (pass == 0 && r == -EDQUOT && server_take_stashes_of(srv, s->cred.uid))
 			continue;
 		break;
 	}
@@ -256,28 +251,54 @@ static uint32_t take_ids(struct session *s, const uint64_t *ids, uint32_t n)
 	return taken;
 }
 
-static uint32_t take_every(struct server *srv, uint32_t (*drain)(struct stash *, uint64_t *))
+/* A session with a reply still queued keeps its stash: the reply may hand
+ * out a region the client also named in a slot (nothing stops it lying),
+ * and that region must stay leased until the reply has left. A session is
+ * read only once its queue is empty, so nothing else frees while one waits. */
+static uint32_t take_one(struct session *s, uint32_t (*drain)(struct stash *, uint64_t *))
 {
 	uint64_t ids[PROTO_STASH_SLOTS];
+
+	if (s->dead || s->out_head)
+		return 0;
+	/* A session that may no longer allocate keeps nothing stashed. */
+	if (!s->may_alloc)
+		drain = stash_drain;
+	return take_ids(s, ids, drain(&s->stash, ids));
+}
+
+static uint32_t take_every(struct server *srv, uint32_t (*drain)(struct stash *, uint64_t *),
+			   bool any_uid, uid_t uid)
+{
 	struct list_node *n, *t;
 	uint32_t taken = 0;
 
 	list_for_each_safe(n, t, &srv->sessions) {
 		struct session *s = container_of(n, struct session, link);
-		if (!s->dead)
-			taken += take_ids(s, ids, drain(&s->stash, ids));
+		if (any_uid || s->cred.uid == uid)
+			taken += take_one(s, drain);
 	}
 	return taken;
 }
 
 uint32_t server_take_stashes(struct server *srv)
 {
-	return take_every(srv, stash_drain);
+	return take_every(srv, stash_drain, true, 0);
+}
+
+uint32_t server_take_stashes_of(struct server *srv, uid_t uid)
+{
+	return take_every(srv, stash_drain, false, uid);
+}
+
+uint32_t session_take_stash(struct session *s)
+{
+	return take_one(s, stash_drain);
 }
 
 uint32_t server_take_idle_stashes(struct server *srv)
 {
-	return take_every(srv, stash_drain_idle);
+	return take_every(srv, stash_drain_idle, true, 0);
 }
 
 static int on_stash(struct session *s, const struct proto_msg *m)
@@ -309,7 +330,11 @@ static int on_query(struct session *s, const struct proto_msg *m)
 {
 	struct proto_pool_info info;
 
-	server_take_stashes(s->srv);
+	/* Only our own: describing the pool to one client must cost the
+	 * others nothing (a take forces a round trip and a refault on them).
+	 * What other live clients keep stashed counts as used until it sits
+	 * idle for a second or someone needs the memory. */
+	session_take_stash(s);
 	pool_info(&s->srv->pool, m->body.query.node, &info);
 	info.sessions = s->srv->nsessions;
 	return session_queue(s, PROTO_POOL_INFO, m->hdr.request, &info, sizeof(info), NULL, 0);
@@ -338,6 +363,14 @@ static struct region *handle_lookup(struct server *srv, const struct proto_handl
 	return diff ? NULL : rg;
 }
 
+/* Only the session that allocated a region shares it: an importer that
+ * could export or revoke would hand the owner's memory on, or take the
+ * owner's sharing away. A revoke stands: no handle for it ever again. */
+static bool owns(const struct session *s, const struct region *rg)
+{
+	return rg->owner.session_id == s->id;
+}
+
 static int on_export(struct session *s, const struct proto_msg *m)
 {
 	struct lease *l = own_lease(s, m->body.export_.region_id);
@@ -345,13 +378,14 @@ static int on_export(struct session *s, const struct proto_msg *m)
 	struct region *rg;
 
 	if (!l)
-		return session_reply_status(s, m->hdr.request, ENOENT, 0);
+		return refuse(s, m, ENOENT);
 	rg = l->region;
-	if (!rg->exported || rg->revoked) {
+	if (!owns(s, rg) || rg->revoked)
+		return refuse(s, m, EACCES);
+	if (!rg->exported) {
 		if (getrandom(rg->token, sizeof(rg->token), 0) != sizeof(rg->token))
-			return session_reply_status(s, m->hdr.request, EAGAIN, 0);
+			return refuse(s, m, EAGAIN);
 		rg->exported = true;
-		rg->revoked = false;
 		s->srv->pool.stats.exports++;
 	}
 	handle_pack(rg, &h);
@@ -393,7 +427,7 @@ static int on_import(struct session *s, const struct proto_msg *m)
 	}
 	r = pool_lease_add(&s->srv->pool, rg, s, &l);
 	if (r < 0)
-		return refuse(s, m, -r);
+		return refuse(s, m, r == -EOVERFLOW ? EDQUOT : -r);
 	lease_account(s, l, is_new);
 	s->srv->pool.stats.imports++;
 	return send_region(s, m->hdr.request, rg);
@@ -404,7 +438,9 @@ static int on_revoke(struct session *s, const struct proto_msg *m)
 	struct region *rg = handle_lookup(s->srv, &m->body.handle);
 
 	if (!rg || !pool_lease_of(rg, s))
-		return session_reply_status(s, m->hdr.request, ENOENT, 0);
+		return refuse(s, m, ENOENT);
+	if (!owns(s, rg))
+		return refuse(s, m, EACCES);
 	rg->revoked = true;
 	return session_reply_status(s, m->hdr.request, 0, 0);
 }

@@ -13,6 +13,11 @@
  * uid. Per uid, not per session, because contigctl inspects from a session
  * of its own that never holds anything; a process of the same uid could
  * read the owner's memory anyway (ptrace), so this shows it nothing new.
+ *
+ * Physical addresses of the pool (runs, pages) only to those who may
+ * allocate: the kernel hides frame numbers from unprivileged users (they
+ * help Rowhammer), and a user refused the pool has no need of them. Others
+ * see the same rows with phys 0: sizes, states and counts.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -62,6 +67,11 @@ static bool privileged(const struct session *s)
 	return s->cred.uid == 0;
 }
 
+static bool sees_phys(const struct session *s)
+{
+	return privileged(s) || s->may_alloc;
+}
+
 static bool region_visible(const struct session *s, const struct region *rg)
 {
 	const struct list_node *n;
@@ -92,7 +102,7 @@ static void list_runs(struct session *s, uint64_t cursor, struct page_out *o)
 		return;
 	while (o->rep->count < o->max && extent_run_next(ext, &pos, &ri)) {
 		struct proto_run_item *it = out_next(o);
-		it->phys = ri.phys;
+		it->phys = sees_phys(s) ? ri.phys : 0;
 		it->pages = ri.pages;
 		it->free = ri.nstate[EXTENT_FREE];
 		it->used = ri.nstate[EXTENT_USED];
@@ -111,7 +121,7 @@ static void list_pages(struct session *s, uint64_t cursor, struct page_out *o)
 	for (; k < ext->npages && o->rep->count < o->max; k++) {
 		const struct extent_page *pg = &ext->pages[extent_id_at(ext, (uint32_t)k)];
 		struct proto_page_item *it = out_next(o);
-		it->phys = pg->phys;
+		it->phys = sees_phys(s) ? pg->phys : 0;
 		it->state = pg->state;
 		it->node = pg->node;
 	}
@@ -257,11 +267,12 @@ int inspect_list(struct session *s, const struct proto_msg *m)
 	uint64_t cursor = m->body.list.cursor;
 	static struct page_out o; /* 32 KiB: not on the loop's stack */
 
-	/* Describe the pool as it is: regions clients keep stashed are free
-	 * memory in all but name. Only before a first page, so that paging
-	 * through a table sees one state; counters do not need it. */
+	/* Our own stash is free memory in all but name: take it, so a client
+	 * sees its frees. Not the others': looking must cost them nothing.
+	 * Only before a first page, so that paging through a table sees one
+	 * state; counters do not need it. */
 	if (cursor == 0 && table != PROTO_TABLE_STATS)
-		server_take_stashes(s->srv);
+		session_take_stash(s);
 	out_init(&o, table, item_size[table]);
 	switch (table) {
 	case PROTO_TABLE_RUNS: list_runs(s, cursor, &o); break;

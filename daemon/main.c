@@ -167,6 +167,23 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16, asm-generic/socket.h */
+#endif
+
+/* Clients never send fds: have the kernel refuse them at sendmsg (accepted
+ * sockets inherit it), so none is ever installed in our table, where even
+ * its close could block the loop (fdreap.h). Older kernels lack it; the
+ * session code then hands what arrives to the reaper. */
+static void refuse_fds(int fd)
+{
+	int off = 0;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) < 0)
+		log_notice("SO_PASSRIGHTS: %s; fds clients send are closed off the loop instead",
+			   strerror(errno));
+}
+
 static int listen_socket(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -370,6 +387,8 @@ static void on_signal(struct loop_source *src, uint32_t events)
 				log_info("SIGHUP: no --config file, nothing to re-read");
 			else if (config_reload(arg_config, &arg, &srv, err, sizeof(err)) < 0)
 				log_err("SIGHUP: %s; nothing changed", err);
+			else
+				server_access_recheck(&srv);
 			srv.pool.quarantine_ns = (uint64_t)arg.quarantine_ms * 1000000u;
 			continue;
 		}
@@ -509,7 +528,12 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	srv.listen_fd = r;
+	refuse_fds(srv.listen_fd);
 	socket_group_access(srv.listen_fd);
+	if ((r = fdreap_start(&srv.fdreap)) < 0) {
+		log_err("fd reaper thread: %s", strerror(-r));
+		goto out;
+	}
 	if ((r = loop_add(&srv.loop, &srv.listen_src, srv.listen_fd, EPOLLIN, on_listen)) < 0 ||
 	    (r = setup_sources()) < 0) {
 		log_err("event loop: %s", strerror(-r));
@@ -526,6 +550,7 @@ int main(int argc, char **argv)
 	status = r < 0 ? 1 : 0;
 out:
 	server_close_all(&srv);
+	fdreap_stop(&srv.fdreap);
 	if (srv.listen_fd >= 0)
 		close(srv.listen_fd);
 	if (socket_ours)

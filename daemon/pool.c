@@ -152,12 +152,15 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
 			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place,
 			    .oversample = cfg->want_node ? 0 : cfg->oversample,
-			    .repair = { .event_fd = -1 } };
+			    .repair = { .event_fd = -1 }, .reclaim = { .event_fd = -1 } };
 	*ret_got = 0;
 	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
 	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
 		return -EINVAL;
 	p->pages = calloc(cap, sizeof(*p->pages));
+	/* Before anything can fail: pool_destroy must not close fd 0. */
+	for (uint32_t i = 0; p->pages && i < cap; i++)
+		p->pages[i].fd = -1;
 	p->slots = calloc(p->npages, sizeof(*p->slots));
 	p->free_slots = calloc(p->npages, sizeof(*p->free_slots));
 	p->quarantine = calloc(p->npages, sizeof(*p->quarantine));
@@ -169,8 +172,6 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 		r = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < cap; i++)
-		p->pages[i].fd = -1;
 	for (uint32_t i = 0; i < p->npages; i++)
 		p->free_slots[i] = p->npages - 1 - i;
 	p->nfree_slots = p->npages;
@@ -298,6 +299,9 @@ int pool_lease_add(struct pool *p, struct region *rg, void *holder, struct lease
 
 	(void)p;
 	if (l) {
+		/* The count must not wrap back to a lease that one free ends. */
+		if (l->refs >= POOL_MAX_LEASE_REFS)
+			return -EOVERFLOW;
 		l->refs++;
 		*ret = l;
 		return 0;

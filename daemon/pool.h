@@ -171,7 +171,9 @@ void pool_destroy(struct pool *p);
 int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
 	       void *holder, struct lease **ret);
 
-/* A new lease (or one more ref on holder's lease) on a live region. */
+/* A new lease (or one more ref on holder's lease) on a live region;
+ * -EOVERFLOW past POOL_MAX_LEASE_REFS refs of one holder. */
+#define POOL_MAX_LEASE_REFS 65536u
 int pool_lease_add(struct pool *p, struct region *r, void *holder, struct lease **ret);
 
 /* Drop one ref of a lease; the last lease of a region releases it. */

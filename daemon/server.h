@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "fdreap.h"
 #include "list.h"
 #include "loop.h"
 #include "pool.h"
@@ -30,6 +31,7 @@ struct limits {
 	uint32_t uid_max_regions;
 	uint64_t uid_max_bytes;
 	uint32_t max_out;               /* queued reply datagrams per session */
+	uint32_t max_queued_fds;        /* fds held by all reply queues together */
 };
 
 #define ACCESS_MAX_IDS 32
@@ -50,12 +52,15 @@ struct peer_groups {
 	gid_t list[256];
 };
 
+/* A reply waiting for room in the client's socket. It owns its fds
+ * (duplicates of the pool's, or the one it was given): a number borrowed
+ * from the pool could name another file by the time the reply leaves, once
+ * the page it named was reclaimed and the number reused. */
 struct outmsg {
 	struct outmsg *next;
 	size_t len;
 	size_t nfds;
-	int *fds;                       /* borrowed: pool page fds of a leased region */
-	int owned_fd;                   /* -1, or an fd closed once sent (or dropped) */
+	int *fds;                       /* owned: closed once sent, or dropped */
 	uint8_t buf[];
 };
 
@@ -68,7 +73,7 @@ struct session {
 	uint64_t connected_ns;
 	bool hello;
 	bool dead;
-	bool may_alloc;                 /* access control result at accept */
+	bool may_alloc;                 /* access control, worked out at accept and on reload */
 	struct peer_groups groups;
 	struct list_node link;          /* server.sessions */
 	struct list_node leases;        /* lease.by_holder */
@@ -95,7 +100,10 @@ struct server {
 	struct list_node sessions;
 	struct list_node parked;
 	uint32_t nsessions;
-	uint64_t refused_sessions;       /* over max_sessions (logged once) */
+	uint32_t nsessions_trusted;     /* of which root's or allowed users' */
+	uint32_t queued_fds;            /* fds held by reply queues */
+	uint64_t refused_sessions;       /* over a session limit (logged once) */
+	struct fdreap fdreap;           /* closes fds clients sent, off this thread */
 	uint64_t next_session_id;
 	bool reap;                      /* some session is dead and waits to be freed */
 	bool stopping;                  /* shutting down: close sessions, revoke nothing */
@@ -109,9 +117,11 @@ int server_accept(struct server *srv);
 void session_close(struct session *s);
 void server_reap(struct server *srv);
 void server_close_all(struct server *srv);
-/* Close connections that have not said HELLO for 30 s. */
+/* Close connections that have not said HELLO within HELLO_DEADLINE_NS. */
+#define HELLO_DEADLINE_NS (5ull * 1000000000u)
 void server_expire_silent(struct server *srv, uint64_t now);
-/* Queue a reply (fds borrowed, must stay valid until sent) and try to send. */
+/* Queue a reply. The fds are borrowed for the call: the queue keeps
+ * duplicates of its own, so they may be closed or reused once it returns. */
 int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
 		  size_t body_len, const int *fds, size_t nfds);
 int session_reply_status(struct session *s, uint32_t request, int error, uint64_t value);
@@ -121,6 +131,10 @@ int session_queue_owned_fd(struct session *s, uint16_t type, uint32_t request, c
 			   size_t body_len, int fd);
 void session_update_interest(struct session *s);
 bool session_in_group(const struct session *s, gid_t gid);
+/* Work out again who may allocate, for every live session (after a reload
+ * changed the access lists): one that lost the right is refused from its
+ * next request on, and its stash is taken back; what it holds it keeps. */
+void server_access_recheck(struct server *srv);
 /* Retry parked requests after reclaim brought pages back. */
 void server_retry_parked(struct server *srv);
 
@@ -129,9 +143,16 @@ void server_retry_parked(struct server *srv);
 int dispatch(struct session *s, const struct proto_msg *m);
 
 /* Take every stashed region of every session back, as FREEs of their
- * owners (dispatch.c): before the pool is described, and before a request
- * is refused for want of memory or quota. Returns how many were taken. */
+ * owners (dispatch.c): before a request is refused for want of memory, and
+ * on reload. A session with a reply still queued keeps its stash: its
+ * regions stay leased until the reply that hands them out has left.
+ * Returns how many were taken. */
 uint32_t server_take_stashes(struct server *srv);
+/* The same for the sessions of one uid (a quota refusal: only the
+ * requester's own memory counts against its quota). */
+uint32_t server_take_stashes_of(struct server *srv, uid_t uid);
+/* The same for one session (it asks to see the pool). */
+uint32_t session_take_stash(struct session *s);
 /* Once a second: take back what clients left stashed since the last call
  * (memory goes back when idle even from a client that never calls again). */
 uint32_t server_take_idle_stashes(struct server *srv);

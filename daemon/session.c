@@ -9,6 +9,11 @@
  * at a time is in progress per session and the daemon's memory per session
  * is bounded by one reply (at most ceil(PROTO_MAX_REGION_PAGES / max fds)
  * datagrams). A client that never reads its replies only stalls itself.
+ *
+ * Admission: every connection counts against its uid from accept on (not
+ * from HELLO, or silent connections would be free), and the last slots are
+ * kept for those who may allocate, the very last for root, so no other
+ * user can lock them out by connecting many times.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,11 +38,19 @@ void limits_default(struct limits *l)
 		.max_sessions = 4096,
 		.session_max_regions = 65536,
 		.session_max_bytes = UINT64_MAX,
-		.uid_max_sessions = 4096,
+		.uid_max_sessions = 256,
 		.uid_max_regions = 65536,
 		.uid_max_bytes = UINT64_MAX,
 		.max_out = 512,
+		.max_queued_fds = 4096,
 	};
+	struct rlimit rl;
+
+	/* A quarter of the fd table for replies in flight: the rest stays
+	 * for sessions, pages and reclaim's new files. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < l->max_queued_fds)
+		l->max_queued_fds = (uint32_t)(rl.rlim_cur / 4);
 }
 
 static void read_comm(pid_t pid, char comm[16])
@@ -103,28 +117,109 @@ static bool access_allows(const struct access *a, const struct ucred *c,
 
 static void on_session(struct loop_source *src, uint32_t events);
 
+void server_access_recheck(struct server *srv)
+{
+	struct list_node *n;
+	uint32_t lost = 0, gained = 0;
+
+	/* From the groups SO_PEERGROUPS gave at connect: what the peer was
+	 * then, judged by the rules as they are now. */
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		struct session *s = container_of(n, struct session, link);
+		bool may = access_allows(&srv->access, &s->cred, &s->groups);
+
+		if (s->dead || may == s->may_alloc)
+			continue;
+		lost += !may;
+		gained += may;
+		srv->nsessions_trusted += may;
+		srv->nsessions_trusted -= s->may_alloc;
+		s->may_alloc = may;
+	}
+	if (lost || gained)
+		log_info("access: %u open sessions may no longer allocate, %u may now", lost, gained);
+	/* Their stashes go back now (take_one drains a session without the
+	 * right whole); what they hold they keep until they free it. */
+	if (lost)
+		server_take_stashes(srv);
+}
+
+static uint32_t uid_sessions(const struct server *srv, uid_t uid)
+{
+	const struct list_node *n;
+	uint32_t count = 0;
+
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		const struct session *o = container_of(n, struct session, link);
+		count += !o->dead && o->cred.uid == uid;
+	}
+	return count;
+}
+
+/* Slots kept for root alone, and for root and allowed users: a sixteenth
+ * and a half of max_sessions (at least one each). */
+static uint32_t root_reserve(const struct limits *l)
+{
+	return l->max_sessions / 16 ? l->max_sessions / 16 : 1;
+}
+
+/* May a connection of this peer have a session now? Decided at accept,
+ * before it can send anything. */
+static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
+{
+	const struct limits *l = &srv->limits;
+	uint32_t others = srv->nsessions - srv->nsessions_trusted;
+
+	if (srv->nsessions >= l->max_sessions)
+		return false;
+	if (c->uid == 0)
+		return true;
+	if (srv->nsessions + root_reserve(l) >= l->max_sessions)
+		return false;
+	if (!trusted && others >= l->max_sessions / 2)
+		return false;
+	return uid_sessions(srv, c->uid) < l->uid_max_sessions;
+}
+
+static void refuse_connection(struct server *srv, int fd, const struct ucred *c)
+{
+	/* An unsolicited STATUS (request 0) tells the client why before the
+	 * close, so it reports EDQUOT rather than a reset. The socket is new
+	 * and empty: this send cannot block. */
+	struct proto_status st = { .error = EDQUOT };
+	uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+	size_t n = proto_encode(out, PROTO_STATUS, 0, &st, sizeof(st));
+
+	(void)proto_send(fd, out, n, NULL, 0);
+	srv->pool.stats.fail_edquot++;
+	if (!srv->refused_sessions++)
+		log_warn("refusing a connection of uid %u: over a session limit (max-sessions %u, "
+			 "uid-max-sessions %u); logged once",
+			 (unsigned)c->uid, srv->limits.max_sessions, srv->limits.uid_max_sessions);
+	close(fd);
+}
+
 int server_accept(struct server *srv)
 {
+	struct peer_groups groups;
 	struct session *s;
-	socklen_t len = sizeof(struct ucred);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool trusted;
 	int fd;
 
 	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (srv->nsessions >= srv->limits.max_sessions) {
-		/* An unsolicited STATUS (request 0) tells the client why before
-		 * the close, so it reports EDQUOT rather than a reset. */
-		struct proto_status st = { .error = EDQUOT };
-		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
-		size_t n = proto_encode(out, PROTO_STATUS, 0, &st, sizeof(st));
-
-		(void)proto_send(fd, out, n, NULL, 0);
-		srv->pool.stats.fail_edquot++;
-		if (!srv->refused_sessions++)
-			log_warn("refusing connections: %u sessions is the limit",
-				 srv->limits.max_sessions);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		int r = -errno;
 		close(fd);
+		return r;
+	}
+	peer_groups(fd, cred.gid, &groups);
+	trusted = access_allows(&srv->access, &cred, &groups);
+	if (!admit(srv, &cred, trusted)) {
+		refuse_connection(srv, fd, &cred);
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
@@ -132,18 +227,13 @@ int server_accept(struct server *srv)
 		close(fd);
 		return -ENOMEM;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &s->cred, &len) < 0) {
-		int r = -errno;
-		close(fd);
-		free(s);
-		return r;
-	}
+	s->cred = cred;
+	s->groups = groups;
 	s->srv = srv;
 	s->id = ++srv->next_session_id;
 	s->connected_ns = now_ns();
 	s->out_tail = &s->out_head;
-	peer_groups(fd, s->cred.gid, &s->groups);
-	s->may_alloc = access_allows(&srv->access, &s->cred, &s->groups);
+	s->may_alloc = trusted;
 	read_comm(s->cred.pid, s->comm);
 	list_init(&s->leases);
 	list_init(&s->parked_link);
@@ -154,10 +244,20 @@ int server_accept(struct server *srv)
 	}
 	list_add_tail(&srv->sessions, &s->link);
 	srv->nsessions++;
+	srv->nsessions_trusted += s->may_alloc;
 	srv->pool.stats.sessions_total++;
 	log_debug("session %llu: pid %d uid %u (%s) connected", (unsigned long long)s->id,
 		  (int)s->cred.pid, (unsigned)s->cred.uid, s->comm);
 	return 0;
+}
+
+static void out_free(struct server *srv, struct outmsg *m)
+{
+	/* Our own duplicates of pool pages and tables: closing them never
+	 * blocks and drops the last reference to nothing a client chose. */
+	proto_close_fds(m->fds, m->nfds);
+	srv->queued_fds -= (uint32_t)m->nfds;
+	free(m);
 }
 
 static void out_free_all(struct session *s)
@@ -165,9 +265,7 @@ static void out_free_all(struct session *s)
 	while (s->out_head) {
 		struct outmsg *m = s->out_head;
 		s->out_head = m->next;
-		if (m->owned_fd >= 0)
-			close(m->owned_fd);
-		free(m);
+		out_free(s->srv, m);
 	}
 	s->out_tail = &s->out_head;
 	s->nout = 0;
@@ -201,6 +299,7 @@ void session_close(struct session *s)
 	s->nregions = 0;
 	s->bytes = 0;
 	s->srv->nsessions--;
+	s->srv->nsessions_trusted -= s->may_alloc;
 	s->srv->reap = true;
 	log_debug("session %llu closed", (unsigned long long)s->id);
 }
@@ -225,7 +324,6 @@ void server_reap(struct server *srv)
 
 /* A connection that never says HELLO holds an fd and a session slot for
  * nothing: close it after HELLO_DEADLINE_NS. Called once a second. */
-#define HELLO_DEADLINE_NS (30ull * 1000000000u)
 void server_expire_silent(struct server *srv, uint64_t now)
 {
 	struct list_node *n, *t;
@@ -233,7 +331,7 @@ void server_expire_silent(struct server *srv, uint64_t now)
 	list_for_each_safe(n, t, &srv->sessions) {
 		struct session *s = container_of(n, struct session, link);
 		if (!s->dead && !s->hello && now - s->connected_ns > HELLO_DEADLINE_NS) {
-			log_debug("session %llu: no HELLO in 30 s; closing it",
+			log_debug("session %llu: no HELLO in time; closing it",
 				  (unsigned long long)s->id);
 			session_close(s);
 		}
@@ -263,9 +361,7 @@ static int session_flush(struct session *s)
 		if (!s->out_head)
 			s->out_tail = &s->out_head;
 		s->nout--;
-		if (m->owned_fd >= 0)
-			close(m->owned_fd);
-		free(m);
+		out_free(s->srv, m);
 	}
 	return 0;
 }
@@ -286,43 +382,72 @@ void session_update_interest(struct session *s)
 		session_close(s);
 }
 
-int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
-		  size_t body_len, const int *fds, size_t nfds)
+/* A queue entry with room for nfds fds, none in it yet (all -1). */
+static struct outmsg *out_new(struct session *s, uint16_t type, uint32_t request,
+			      const void *body, size_t body_len, size_t nfds)
 {
-	struct outmsg *m;
+	const struct limits *l = &s->srv->limits;
 	size_t len = sizeof(struct proto_hdr) + body_len;
+	struct outmsg *m;
 
-	if (s->dead)
-		return -EPIPE;
-	if (len > PROTO_MAX_MSG || nfds > PROTO_MAX_FDS || s->nout >= s->srv->limits.max_out)
-		return -ENOBUFS;
+	if (len > PROTO_MAX_MSG || nfds > PROTO_MAX_FDS || s->nout >= l->max_out ||
+	    s->srv->queued_fds + nfds > l->max_queued_fds)
+		return NULL;
 	m = malloc(sizeof(*m) + len + nfds * sizeof(int) + sizeof(int));
 	if (!m)
-		return -ENOMEM;
+		return NULL;
 	m->next = NULL;
-	m->owned_fd = -1;
 	m->len = proto_encode(m->buf, type, request, body, body_len);
 	m->nfds = nfds;
 	/* fds after the bytes, int aligned. */
 	m->fds = (int *)(void *)(m->buf + ((len + sizeof(int) - 1) / sizeof(int)) * sizeof(int));
-	if (nfds)
-		memcpy(m->fds, fds, nfds * sizeof(int));
+	for (size_t i = 0; i < nfds; i++)
+		m->fds[i] = -1;
+	s->srv->queued_fds += (uint32_t)nfds;
+	return m;
+}
+
+static void out_append(struct session *s, struct outmsg *m)
+{
 	*s->out_tail = m;
 	s->out_tail = &m->next;
 	s->nout++;
+}
+
+int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
+		  size_t body_len, const int *fds, size_t nfds)
+{
+	struct outmsg *m;
+
+	if (s->dead)
+		return -EPIPE;
+	m = out_new(s, type, request, body, body_len, nfds);
+	if (!m)
+		return -ENOBUFS;
+	for (size_t i = 0; i < nfds; i++) {
+		/* Above 2: a stray close(0..2) elsewhere cannot hit one. */
+		m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (m->fds[i] < 0) {
+			int r = -errno;
+			out_free(s->srv, m);
+			return r;
+		}
+	}
+	out_append(s, m);
 	return 0;
 }
 
 int session_queue_owned_fd(struct session *s, uint16_t type, uint32_t request, const void *body,
 			   size_t body_len, int fd)
 {
-	int r = session_queue(s, type, request, body, body_len, &fd, 1);
+	struct outmsg *m = s->dead ? NULL : out_new(s, type, request, body, body_len, 1);
 
-	if (r < 0) {
+	if (!m) {
 		close(fd);
-		return r;
+		return s->dead ? -EPIPE : -ENOBUFS;
 	}
-	container_of(s->out_tail, struct outmsg, next)->owned_fd = fd;
+	m->fds[0] = fd;
+	out_append(s, m);
 	return 0;
 }
 
@@ -346,14 +471,23 @@ static void violation(struct session *s, const char *what, int r)
 
 static void session_read(struct session *s)
 {
-	uint8_t buf[PROTO_MAX_MSG];
-	int fds[PROTO_MAX_FDS];
+	static uint8_t buf[PROTO_MAX_MSG]; /* loop thread only: not on its stack */
+	int fds[PROTO_RECV_MAX_FDS];
 
 	for (int i = 0; i < READS_PER_TURN && !s->dead && !s->out_head && !s->parked; i++) {
 		struct proto_msg m;
 		size_t nfds;
-		ssize_t n = proto_recv(s->src.fd, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+		ssize_t n = proto_recv_untrusted(s->src.fd, buf, sizeof(buf), fds, &nfds);
 
+		/* Clients never send fds, and the socket refuses them where
+		 * the kernel can (SO_PASSRIGHTS). Any that came anyway make the
+		 * message a violation, and are closed off this thread: closing
+		 * a file the client chose can block (fdreap.h). */
+		if (nfds) {
+			fdreap_push(&s->srv->fdreap, fds, nfds);
+			if (n >= 0)
+				n = -EBADMSG;
+		}
 		if (n == -EAGAIN)
 			return;
 		if (n == 0) {
@@ -363,13 +497,13 @@ static void session_read(struct session *s)
 		if (n < 0) {
 			if (n == -EMSGSIZE)
 				violation(s, "oversized datagram", (int)n);
+			else if (n == -EBADMSG)
+				violation(s, "fds sent to the daemon", (int)n);
 			else
 				session_close(s);
 			return;
 		}
-		/* Clients never send fds: whatever came is closed right here. */
-		proto_close_fds(fds, nfds);
-		int r = proto_decode(buf, (size_t)n, nfds, &m);
+		int r = proto_decode(buf, (size_t)n, 0, &m);
 		if (r == -EPROTONOSUPPORT) {
 			struct proto_hdr h;
 			memcpy(&h, buf, sizeof(h));

@@ -227,22 +227,25 @@ int proto_send(int sock, const void *buf, size_t len, const int *fds, size_t nfd
 	}
 }
 
-ssize_t proto_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *ret_nfds)
+/* One recvmsg; every fd that came goes to got (at most PROTO_RECV_MAX_FDS:
+ * the control buffer has room for no more, the kernel drops the rest). */
+static ssize_t recv_all(int sock, void *buf, size_t cap, int got[PROTO_RECV_MAX_FDS],
+			size_t *ret_ngot, int *ret_flags)
 {
-	/* Room for more fds than we accept, so an excess is seen and closed
-	 * rather than silently truncated by the kernel. */
+	/* Room for more fds than anyone accepts, so an excess is seen and
+	 * disposed of rather than silently truncated by the kernel. */
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 256)];
+		char buf[CMSG_SPACE(sizeof(int) * PROTO_RECV_MAX_FDS)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-	int got[256];
 	size_t ngot = 0;
 	ssize_t n;
 
-	*ret_nfds = 0;
+	*ret_ngot = 0;
+	*ret_flags = 0;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -253,10 +256,40 @@ ssize_t proto_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, si
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && ngot < 256; i++)
+		for (size_t i = 0; i < k && ngot < PROTO_RECV_MAX_FDS; i++)
 			memcpy(&got[ngot++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 	}
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || ngot > max_fds) {
+	*ret_ngot = ngot;
+	*ret_flags = msg.msg_flags;
+	return n;
+}
+
+ssize_t proto_recv_untrusted(int sock, void *buf, size_t cap, int fds[PROTO_RECV_MAX_FDS],
+			     size_t *ret_nfds)
+{
+	int flags;
+	ssize_t n = recv_all(sock, buf, cap, fds, ret_nfds, &flags);
+
+	if (n < 0)
+		return n;
+	if (flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EMSGSIZE;
+	if (n == 0 && *ret_nfds)
+		return -EBADMSG; /* would read as end of file */
+	return n;
+}
+
+ssize_t proto_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *ret_nfds)
+{
+	int got[PROTO_RECV_MAX_FDS];
+	size_t ngot;
+	int flags;
+	ssize_t n = recv_all(sock, buf, cap, got, &ngot, &flags);
+
+	*ret_nfds = 0;
+	if (n < 0)
+		return n;
+	if ((flags & (MSG_TRUNC | MSG_CTRUNC)) || ngot > max_fds) {
 		proto_close_fds(got, ngot);
 		return -EMSGSIZE;
 	}

@@ -350,6 +350,16 @@ int proto_send(int sock, const void *buf, size_t len, const int *fds, size_t nfd
  */
 ssize_t proto_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *ret_nfds);
 
+/*
+ * The same for a peer that must not send fds at all (the daemon's side):
+ * every fd that came, up to PROTO_RECV_MAX_FDS, lands in fds and is the
+ * caller's to dispose of, whatever is returned (closing a file a peer chose
+ * can block, so where that happens is the caller's choice, not the codec's).
+ */
+#define PROTO_RECV_MAX_FDS 256u
+ssize_t proto_recv_untrusted(int sock, void *buf, size_t cap, int fds[PROTO_RECV_MAX_FDS],
+			     size_t *ret_nfds);
+
 /* Close fds[0..n) and set them to -1. */
 void proto_close_fds(int *fds, size_t n);
 

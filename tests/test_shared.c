@@ -317,8 +317,16 @@ static void test_forged_and_revoked(void **state)
 	assert_null(contig_import(&h, NULL));
 	assert_int_equal(errno, ENOENT);
 	p[0] = 9;
-	/* Another uid, same valid handle: not allowed. */
+	/* A revoke stands: the region is never shared again, not even by
+	 * its owner (a holder that could re-export would undo it). */
 	struct contig_handle fresh;
+	errno = 0;
+	assert_int_equal(contig_export(p, &fresh), -1);
+	assert_int_equal(errno, EACCES);
+	contig_free(p);
+	/* Another uid, a valid handle of another region: not allowed. */
+	p = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+	assert_non_null(p);
 	assert_int_equal(contig_export(p, &fresh), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
