@@ -25,7 +25,6 @@ static uint64_t region_bytes(const struct server *srv, const struct region *rg)
 static int send_region(struct session *s, uint32_t request, const struct region *rg)
 {
 	const struct pool *p = &s->srv->pool;
-	int fds[PROTO_MAX_FDS];
 
 	for (uint32_t first = 0; first < rg->npages; first += PROTO_MAX_FDS) {
 		uint32_t count = rg->npages - first;
@@ -41,12 +40,23 @@ static int send_region(struct session *s, uint32_t request, const struct region 
 			.count = count,
 			.node = p->ext.pages[rg->ids[0]].node,
 		};
-		for (uint32_t k = 0; k < count; k++)
-			fds[k] = p->pages[rg->ids[first + k]].fd;
-		int r = session_queue(s, PROTO_REGION, request, &body, sizeof(body), fds, count);
+		int r = session_queue_region(s, request, &body);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+int session_region_fds(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
+		       int *fds)
+{
+	struct pool *p = &s->srv->pool;
+	struct region *rg = pool_region_find(p, region_id);
+
+	if (!rg || !pool_lease_of(rg, s) || first > rg->npages || n > rg->npages - first)
+		return -ESTALE;
+	for (uint32_t k = 0; k < n; k++)
+		fds[k] = p->pages[rg->ids[first + k]].fd;
 	return 0;
 }
 
@@ -92,7 +102,7 @@ static int on_hello(struct session *s, const struct proto_msg *m)
 	}
 	/* Session limits were applied at accept (session.c: admit). */
 	s->hello = true;
-	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep), NULL, 0);
+	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep));
 }
 
 /* Would one more region of bytes put the session or its uid over quota? */
@@ -337,7 +347,7 @@ static int on_query(struct session *s, const struct proto_msg *m)
 	session_take_stash(s);
 	pool_info(&s->srv->pool, m->body.query.node, &info);
 	info.sessions = s->srv->nsessions;
-	return session_queue(s, PROTO_POOL_INFO, m->hdr.request, &info, sizeof(info), NULL, 0);
+	return session_queue(s, PROTO_POOL_INFO, m->hdr.request, &info, sizeof(info));
 }
 
 /* Handle layout: region id (8 bytes, host order) then the 24-byte token. */
@@ -389,7 +399,7 @@ static int on_export(struct session *s, const struct proto_msg *m)
 		s->srv->pool.stats.exports++;
 	}
 	handle_pack(rg, &h);
-	return session_queue(s, PROTO_HANDLE, m->hdr.request, &h, sizeof(h), NULL, 0);
+	return session_queue(s, PROTO_HANDLE, m->hdr.request, &h, sizeof(h));
 }
 
 static bool may_import(const struct session *s, const struct region *rg)

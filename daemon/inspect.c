@@ -59,7 +59,7 @@ static void *out_next(struct page_out *o)
 static int out_send(struct session *s, const struct proto_msg *m, struct page_out *o)
 {
 	return session_queue(s, PROTO_LIST_REPLY, m->hdr.request, o->buf,
-			     sizeof(*o->rep) + (size_t)o->rep->count * o->item_size, NULL, 0);
+			     sizeof(*o->rep) + (size_t)o->rep->count * o->item_size);
 }
 
 static bool privileged(const struct session *s)

@@ -31,7 +31,6 @@ struct limits {
 	uint32_t uid_max_regions;
 	uint64_t uid_max_bytes;
 	uint32_t max_out;               /* queued reply datagrams per session */
-	uint32_t max_queued_fds;        /* fds held by all reply queues together */
 };
 
 #define ACCESS_MAX_IDS 32
@@ -52,15 +51,19 @@ struct peer_groups {
 	gid_t list[256];
 };
 
-/* A reply waiting for room in the client's socket. It owns its fds
- * (duplicates of the pool's, or the one it was given): a number borrowed
- * from the pool could name another file by the time the reply leaves, once
- * the page it named was reclaimed and the number reused. */
+/* A reply waiting for room in the client's socket. It keeps no borrowed
+ * fd number: a number taken from the pool when the reply was queued could
+ * name another file by the time it leaves (the page reclaimed, the number
+ * reused by a new page or a new connection). A REGION datagram keeps the
+ * region's id and its slice of pages instead, and the fds are looked up
+ * when it is sent, for a region the session still holds; any other fd is
+ * the message's own. */
 struct outmsg {
 	struct outmsg *next;
 	size_t len;
-	size_t nfds;
-	int *fds;                       /* owned: closed once sent, or dropped */
+	uint64_t region_id;             /* 0, or the region whose pages go with it */
+	uint32_t first, nfds;           /* its pages [first, first + nfds) */
+	int owned_fd;                   /* -1, or an fd closed once sent (or dropped) */
 	uint8_t buf[];
 };
 
@@ -101,7 +104,6 @@ struct server {
 	struct list_node parked;
 	uint32_t nsessions;
 	uint32_t nsessions_trusted;     /* of which root's or allowed users' */
-	uint32_t queued_fds;            /* fds held by reply queues */
 	uint64_t refused_sessions;       /* over a session limit (logged once) */
 	struct fdreap fdreap;           /* closes fds clients sent, off this thread */
 	uint64_t next_session_id;
@@ -120,10 +122,12 @@ void server_close_all(struct server *srv);
 /* Close connections that have not said HELLO within HELLO_DEADLINE_NS. */
 #define HELLO_DEADLINE_NS (5ull * 1000000000u)
 void server_expire_silent(struct server *srv, uint64_t now);
-/* Queue a reply. The fds are borrowed for the call: the queue keeps
- * duplicates of its own, so they may be closed or reused once it returns. */
+/* Queue a reply with no fds. */
 int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
-		  size_t body_len, const int *fds, size_t nfds);
+		  size_t body_len);
+/* Queue one REGION datagram: its page fds are looked up when it is sent
+ * (session_region_fds), never kept as numbers. */
+int session_queue_region(struct session *s, uint32_t request, const struct proto_region *body);
 int session_reply_status(struct session *s, uint32_t request, int error, uint64_t value);
 /* Queue a reply carrying one fd that becomes the queue's: closed once sent,
  * or when the session dies first (closed here if it cannot be queued). */
@@ -137,6 +141,12 @@ bool session_in_group(const struct session *s, gid_t gid);
 void server_access_recheck(struct server *srv);
 /* Retry parked requests after reclaim brought pages back. */
 void server_retry_parked(struct server *srv);
+
+/* The fds of pages [first, first + n) of a region s holds, as they are now
+ * (borrowed: valid until the loop next touches the pool), or -ESTALE if s
+ * holds no such region (dispatch.c). */
+int session_region_fds(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
+		       int *fds);
 
 /* Requests (dispatch.c): handle one decoded message. Returns 0, or -errno
  * when the session must be closed (protocol violation). */

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,15 +41,7 @@ void limits_default(struct limits *l)
 		.uid_max_regions = 65536,
 		.uid_max_bytes = UINT64_MAX,
 		.max_out = 512,
-		.max_queued_fds = 4096,
 	};
-	struct rlimit rl;
-
-	/* A quarter of the fd table for replies in flight: the rest stays
-	 * for sessions, pages and reclaim's new files. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur / 4 < l->max_queued_fds)
-		l->max_queued_fds = (uint32_t)(rl.rlim_cur / 4);
 }
 
 static void read_comm(pid_t pid, char comm[16])
@@ -251,12 +242,11 @@ int server_accept(struct server *srv)
 	return 0;
 }
 
-static void out_free(struct server *srv, struct outmsg *m)
+static void out_free(struct outmsg *m)
 {
-	/* Our own duplicates of pool pages and tables: closing them never
-	 * blocks and drops the last reference to nothing a client chose. */
-	proto_close_fds(m->fds, m->nfds);
-	srv->queued_fds -= (uint32_t)m->nfds;
+	/* A stash table of ours: closing it never blocks. */
+	if (m->owned_fd >= 0)
+		close(m->owned_fd);
 	free(m);
 }
 
@@ -265,7 +255,7 @@ static void out_free_all(struct session *s)
 	while (s->out_head) {
 		struct outmsg *m = s->out_head;
 		s->out_head = m->next;
-		out_free(s->srv, m);
+		out_free(m);
 	}
 	s->out_tail = &s->out_head;
 	s->nout = 0;
@@ -348,11 +338,32 @@ void server_close_all(struct server *srv)
 	server_reap(srv);
 }
 
+/* Send one queued datagram: 0, or -errno (-EAGAIN: no room yet). */
+static int out_send(struct session *s, struct outmsg *m)
+{
+	int fds[PROTO_MAX_FDS];
+
+	if (m->region_id) {
+		/* Looked up now, not when queued: the numbers are the pool's
+		 * as they are at this sendmsg, for a region this session
+		 * still holds, or nothing is sent. */
+		int r = session_region_fds(s, m->region_id, m->first, m->nfds, fds);
+		if (r < 0) {
+			log_warn("session %llu: region %llu went away before its reply left: %s",
+				 (unsigned long long)s->id, (unsigned long long)m->region_id,
+				 strerror(-r));
+			return r;
+		}
+		return proto_send(s->src.fd, m->buf, m->len, fds, m->nfds);
+	}
+	return proto_send(s->src.fd, m->buf, m->len, &m->owned_fd, m->owned_fd >= 0);
+}
+
 static int session_flush(struct session *s)
 {
 	while (s->out_head) {
 		struct outmsg *m = s->out_head;
-		int r = proto_send(s->src.fd, m->buf, m->len, m->fds, m->nfds);
+		int r = out_send(s, m);
 		if (r == -EAGAIN)
 			return 0;
 		if (r < 0)
@@ -361,7 +372,7 @@ static int session_flush(struct session *s)
 		if (!s->out_head)
 			s->out_tail = &s->out_head;
 		s->nout--;
-		out_free(s->srv, m);
+		out_free(m);
 	}
 	return 0;
 }
@@ -382,28 +393,19 @@ void session_update_interest(struct session *s)
 		session_close(s);
 }
 
-/* A queue entry with room for nfds fds, none in it yet (all -1). */
 static struct outmsg *out_new(struct session *s, uint16_t type, uint32_t request,
-			      const void *body, size_t body_len, size_t nfds)
+			      const void *body, size_t body_len)
 {
-	const struct limits *l = &s->srv->limits;
 	size_t len = sizeof(struct proto_hdr) + body_len;
 	struct outmsg *m;
 
-	if (len > PROTO_MAX_MSG || nfds > PROTO_MAX_FDS || s->nout >= l->max_out ||
-	    s->srv->queued_fds + nfds > l->max_queued_fds)
+	if (len > PROTO_MAX_MSG || s->nout >= s->srv->limits.max_out)
 		return NULL;
-	m = malloc(sizeof(*m) + len + nfds * sizeof(int) + sizeof(int));
+	m = malloc(sizeof(*m) + len);
 	if (!m)
 		return NULL;
-	m->next = NULL;
+	*m = (struct outmsg){ .owned_fd = -1 };
 	m->len = proto_encode(m->buf, type, request, body, body_len);
-	m->nfds = nfds;
-	/* fds after the bytes, int aligned. */
-	m->fds = (int *)(void *)(m->buf + ((len + sizeof(int) - 1) / sizeof(int)) * sizeof(int));
-	for (size_t i = 0; i < nfds; i++)
-		m->fds[i] = -1;
-	s->srv->queued_fds += (uint32_t)nfds;
 	return m;
 }
 
@@ -415,24 +417,33 @@ static void out_append(struct session *s, struct outmsg *m)
 }
 
 int session_queue(struct session *s, uint16_t type, uint32_t request, const void *body,
-		  size_t body_len, const int *fds, size_t nfds)
+		  size_t body_len)
 {
 	struct outmsg *m;
 
 	if (s->dead)
 		return -EPIPE;
-	m = out_new(s, type, request, body, body_len, nfds);
+	m = out_new(s, type, request, body, body_len);
 	if (!m)
 		return -ENOBUFS;
-	for (size_t i = 0; i < nfds; i++) {
-		/* Above 2: a stray close(0..2) elsewhere cannot hit one. */
-		m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-		if (m->fds[i] < 0) {
-			int r = -errno;
-			out_free(s->srv, m);
-			return r;
-		}
-	}
+	out_append(s, m);
+	return 0;
+}
+
+int session_queue_region(struct session *s, uint32_t request, const struct proto_region *body)
+{
+	struct outmsg *m;
+
+	if (s->dead)
+		return -EPIPE;
+	if (!body->region_id || body->count > PROTO_MAX_FDS)
+		return -EINVAL;
+	m = out_new(s, PROTO_REGION, request, body, sizeof(*body));
+	if (!m)
+		return -ENOBUFS;
+	m->region_id = body->region_id;
+	m->first = body->first;
+	m->nfds = body->count;
 	out_append(s, m);
 	return 0;
 }
@@ -440,13 +451,13 @@ int session_queue(struct session *s, uint16_t type, uint32_t request, const void
 int session_queue_owned_fd(struct session *s, uint16_t type, uint32_t request, const void *body,
 			   size_t body_len, int fd)
 {
-	struct outmsg *m = s->dead ? NULL : out_new(s, type, request, body, body_len, 1);
+	struct outmsg *m = s->dead ? NULL : out_new(s, type, request, body, body_len);
 
 	if (!m) {
 		close(fd);
 		return s->dead ? -EPIPE : -ENOBUFS;
 	}
-	m->fds[0] = fd;
+	m->owned_fd = fd;
 	out_append(s, m);
 	return 0;
 }
@@ -455,7 +466,7 @@ int session_reply_status(struct session *s, uint32_t request, int error, uint64_
 {
 	struct proto_status st = { .error = error < 0 ? -error : error, .value = value };
 
-	return session_queue(s, PROTO_STATUS, request, &st, sizeof(st), NULL, 0);
+	return session_queue(s, PROTO_STATUS, request, &st, sizeof(st));
 }
 
 static void violation(struct session *s, const char *what, int r)
