@@ -100,7 +100,18 @@ static int on_hello(struct session *s, const struct proto_msg *m)
 		(void)proto_send(s->src.fd, out, len, NULL, 0);
 		return -EPROTONOSUPPORT;
 	}
-	/* Session limits were applied at accept (session.c: admit). */
+	/* Session limits apply at accept (session.c: admit); this second look
+	 * costs a walk per HELLO and keeps the rule true of sessions whose
+	 * credentials a test harness set after accept. */
+	if (s->cred.uid != 0 &&
+	    uid_usage(s->srv, s->cred.uid).sessions > s->srv->limits.uid_max_sessions) {
+		struct proto_status st = { .error = EDQUOT };
+		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
+		size_t len = proto_encode(out, PROTO_STATUS, m->hdr.request, &st, sizeof(st));
+		(void)proto_send(s->src.fd, out, len, NULL, 0);
+		s->srv->pool.stats.fail_edquot++;
+		return -EDQUOT;
+	}
 	s->hello = true;
 	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep));
 }
@@ -175,6 +186,20 @@ static int alloc_try(struct session *s, const struct proto_msg *m, const struct 
 	return pool_alloc(&srv->pool, rq, owner, s, ret_lease);
 }
 
+/* Everyone's stash for a request short of memory, at most once per
+ * TAKE_FOR_MEMORY_NS: a client asking again and again for what cannot fit
+ * must not drain the other clients' stashes at its own pace. */
+#define TAKE_FOR_MEMORY_NS (100ull * 1000000u)
+static uint32_t take_for_memory(struct server *srv)
+{
+	uint64_t now = now_ns();
+
+	if (srv->last_memory_take_ns && now - srv->last_memory_take_ns < TAKE_FOR_MEMORY_NS)
+		return 0;
+	srv->last_memory_take_ns = now;
+	return server_take_stashes(srv);
+}
+
 static int on_alloc(struct session *s, const struct proto_msg *m)
 {
 	const struct proto_alloc *a = &m->body.alloc;
@@ -197,7 +222,7 @@ static int on_alloc(struct session *s, const struct proto_msg *m)
 		/* Short of memory or quota: stashed regions are free memory in
 		 * all but name, so take them back and try again: everyone's for
 		 * memory, only our uid's for quota (nobody else's counts). */
-		if (pass == 0 && r == -ENOMEM && server_take_stashes(srv))
+		if (pass == 0 && r == -ENOMEM && take_for_memory(srv))
 			continue;
 		if (pass == 0 && r == -EDQUOT && server_take_stashes_of(srv, s->cred.uid))
 			continue;
@@ -432,7 +457,7 @@ static int on_import(struct session *s, const struct proto_msg *m)
 			break;
 		/* Taking stashes may free regions, this one too if its holders
 		 * stashed it: look it up again rather than keep the pointer. */
-		if (pass > 0 || !server_take_stashes(s->srv))
+		if (pass > 0 || !server_take_stashes_of(s->srv, s->cred.uid))
 			return refuse(s, m, EDQUOT);
 	}
 	r = pool_lease_add(&s->srv->pool, rg, s, &l);

@@ -103,13 +103,13 @@ struct server {
 	struct list_node sessions;
 	struct list_node parked;
 	uint32_t nsessions;
-	uint32_t nsessions_trusted;     /* of which root's or allowed users' */
 	uint64_t refused_sessions;       /* over a session limit (logged once) */
 	struct fdreap fdreap;           /* closes fds clients sent, off this thread */
 	uint64_t next_session_id;
 	bool reap;                      /* some session is dead and waits to be freed */
 	bool stopping;                  /* shutting down: close sessions, revoke nothing */
 	uint64_t last_request_ns;       /* when the last request was dispatched */
+	uint64_t last_memory_take_ns;   /* when stashes were last taken for an ENOMEM */
 };
 
 void limits_default(struct limits *l);

@@ -123,8 +123,6 @@ void server_access_recheck(struct server *srv)
 			continue;
 		lost += !may;
 		gained += may;
-		srv->nsessions_trusted += may;
-		srv->nsessions_trusted -= s->may_alloc;
 		s->may_alloc = may;
 	}
 	if (lost || gained)
@@ -135,17 +133,6 @@ void server_access_recheck(struct server *srv)
 		server_take_stashes(srv);
 }
 
-static uint32_t uid_sessions(const struct server *srv, uid_t uid)
-{
-	const struct list_node *n;
-	uint32_t count = 0;
-
-	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
-		const struct session *o = container_of(n, struct session, link);
-		count += !o->dead && o->cred.uid == uid;
-	}
-	return count;
-}
 
 /* Slots kept for root alone, and for root and allowed users: a sixteenth
  * and a half of max_sessions (at least one each). */
@@ -159,7 +146,8 @@ static uint32_t root_reserve(const struct limits *l)
 static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
 {
 	const struct limits *l = &srv->limits;
-	uint32_t others = srv->nsessions - srv->nsessions_trusted;
+	uint32_t untrusted = 0, same_uid = 0;
+	const struct list_node *n;
 
 	if (srv->nsessions >= l->max_sessions)
 		return false;
@@ -167,9 +155,16 @@ static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
 		return true;
 	if (srv->nsessions + root_reserve(l) >= l->max_sessions)
 		return false;
-	if (!trusted && others >= l->max_sessions / 2)
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		const struct session *o = container_of(n, struct session, link);
+		if (o->dead)
+			continue;
+		untrusted += !o->may_alloc;
+		same_uid += o->cred.uid == c->uid;
+	}
+	if (!trusted && untrusted >= l->max_sessions / 2)
 		return false;
-	return uid_sessions(srv, c->uid) < l->uid_max_sessions;
+	return same_uid < l->uid_max_sessions;
 }
 
 static void refuse_connection(struct server *srv, int fd, const struct ucred *c)
@@ -235,7 +230,6 @@ int server_accept(struct server *srv)
 	}
 	list_add_tail(&srv->sessions, &s->link);
 	srv->nsessions++;
-	srv->nsessions_trusted += s->may_alloc;
 	srv->pool.stats.sessions_total++;
 	log_debug("session %llu: pid %d uid %u (%s) connected", (unsigned long long)s->id,
 		  (int)s->cred.pid, (unsigned)s->cred.uid, s->comm);
@@ -289,7 +283,6 @@ void session_close(struct session *s)
 	s->nregions = 0;
 	s->bytes = 0;
 	s->srv->nsessions--;
-	s->srv->nsessions_trusted -= s->may_alloc;
 	s->srv->reap = true;
 	log_debug("session %llu closed", (unsigned long long)s->id);
 }
