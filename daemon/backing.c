@@ -236,10 +236,23 @@ void zero_nt(void *p, uint64_t n)
 
 static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
 {
-	(void)ctx;
+	uint64_t phys;
+	int32_t node;
+	int r;
+
 	if (!pg->map)
 		return -EBADF;
 	zero_nt(pg->map, page_size);
+	/* A former holder kept a writable fd (trusted mode hands them out)
+	 * and may have punched the page out of its file: the zeroing then
+	 * faulted a new, unpinned page in, somewhere else. The frame must be
+	 * the one the pool says, or the page goes back through revoke and a
+	 * fresh refault instead. */
+	r = linux_locate(ctx, pg, &phys, &node);
+	if (r < 0)
+		return r;
+	if (phys != pg->phys)
+		return -ESTALE;
 	return 0;
 }
 
