@@ -100,18 +100,7 @@ static int on_hello(struct session *s, const struct proto_msg *m)
 		(void)proto_send(s->src.fd, out, len, NULL, 0);
 		return -EPROTONOSUPPORT;
 	}
-	/* Session limits apply at accept (session.c: admit); this second look
-	 * costs a walk per HELLO and keeps the rule true of sessions whose
-	 * credentials a test harness set after accept. */
-	if (s->cred.uid != 0 &&
-	    uid_usage(s->srv, s->cred.uid).sessions > s->srv->limits.uid_max_sessions) {
-		struct proto_status st = { .error = EDQUOT };
-		uint8_t out[sizeof(struct proto_hdr) + sizeof(st)];
-		size_t len = proto_encode(out, PROTO_STATUS, m->hdr.request, &st, sizeof(st));
-		(void)proto_send(s->src.fd, out, len, NULL, 0);
-		s->srv->pool.stats.fail_edquot++;
-		return -EDQUOT;
-	}
+	/* Session limits applied at accept (session.c: admit). */
 	s->hello = true;
 	return session_queue(s, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep));
 }

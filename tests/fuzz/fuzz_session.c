@@ -9,12 +9,24 @@
  * learnt from replies, hang up, and of the kernel: fail refaults, migrate
  * pages.
  *
+ * Several sessions at once: clients that stop reading (their replies fill
+ * the daemon's send buffer, then its reply queue) and resume, bursts of
+ * requests sent without reading a reply, stash tables written by the script
+ * and by a second thread while the daemon runs, stash takes by every path
+ * (QUERY, LIST, ALLOC refused for memory or quota, the idle scan, a reload
+ * that changes access, a session's end), and fds of every kind attached to
+ * requests. Who a client is (uid, groups) is the pretend kernel's to say
+ * (fake_socket.c), so admission, access and quotas see several users.
+ *
  * After every command the daemon's state is checked against its own rules
- * (check_state), every datagram a client reads is checked (check_reply):
- * both in fuzz_session_check.c. At the end, with every client gone and
- * reclaim settled: no session, no region, every page FREE, extent_pool_check
- * clean, and not one fd more than before. Any violation aborts, which the
- * fuzzer reports as a crash.
+ * (check_state), every datagram the daemon sends is checked at its sendmsg
+ * (check_sent: a REGION's fds are the pages of a region the session holds
+ * at that moment) and every datagram a client reads is checked
+ * (check_reply): all in fuzz_session_check.c. At the end, with every client
+ * gone and reclaim settled: no session, no region, every page FREE,
+ * extent_pool_check clean, every fd a client sent closed, and not one fd
+ * more than before. Any violation aborts, which the fuzzer reports as a
+ * crash.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -30,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuzz_session.h"
@@ -70,26 +83,33 @@ static int count_fds(void)
 
 /* ---- the clients ---- */
 
-static void drain(struct conn *c)
+/* Read one reply: false when there is none (or no more will come). */
+static bool read_one(struct conn *c)
 {
 	static uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
+	size_t nfds = 0;
 
-	while (c->fd >= 0 && !c->stuck && !c->eof) {
-		size_t nfds = 0;
-		ssize_t n = proto_recv(c->fd, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
-
-		if (n == -EAGAIN)
-			return;
-		if (n == 0 || n == -ECONNRESET) {
-			c->eof = true;
-			H.hangups++;
-			return;
-		}
-		CHECK(n > 0, "receiving a reply: %s", strerror((int)-n));
-		check_reply(c, buf, (size_t)n, fds, nfds);
-		proto_close_fds(fds, nfds);
+	if (c->fd < 0 || c->eof)
+		return false;
+	ssize_t n = proto_recv(c->fd, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+	if (n == -EAGAIN)
+		return false;
+	if (n == 0 || n == -ECONNRESET) {
+		c->eof = true;
+		H.hangups++;
+		return false;
 	}
+	CHECK(n > 0, "receiving a reply: %s", strerror((int)-n));
+	check_reply(c, buf, (size_t)n, fds, nfds);
+	proto_close_fds(fds, nfds);
+	return true;
+}
+
+static void drain(struct conn *c)
+{
+	while (!c->paused && read_one(c))
+		;
 }
 
 static void drain_all(void)
@@ -149,7 +169,7 @@ static void send_msg(struct conn *c, const void *buf, size_t len, const int *fds
 
 /* proto_send takes at most PROTO_MAX_FDS; a hostile client sends up to
  * SCM_MAX_FD (253). */
-static void send_raw_fds(struct conn *c, const void *buf, size_t len, const int *fds, size_t nfds)
+static bool send_raw_fds(struct conn *c, const void *buf, size_t len, const int *fds, size_t nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * 253)];
@@ -159,7 +179,7 @@ static void send_raw_fds(struct conn *c, const void *buf, size_t len, const int 
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (c->fd < 0)
-		return;
+		return false;
 	if (nfds) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.b;
@@ -170,8 +190,20 @@ static void send_raw_fds(struct conn *c, const void *buf, size_t len, const int 
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
-	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && getenv("FUZZ_LOG"))
-		fprintf(stderr, "fuzz_session: sendmsg: %m\n");
+	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) {
+		CHECK(!nfds || !H.passrights_off, "SO_PASSRIGHTS is off on the listening socket, "
+		      "yet %zu fds went to an accepted one", nfds);
+		return true;
+	}
+	int e = errno;
+	if (getenv("FUZZ_LOG"))
+		fprintf(stderr, "fuzz_session: sendmsg: %s\n", strerror(e));
+	/* With SO_PASSRIGHTS off no fd reaches the daemon: the kernel says
+	 * EPERM (or the daemon stopped reading first, or hung up). */
+	CHECK(!nfds || !H.passrights_off || e == EPERM || e == EAGAIN || e == EPIPE ||
+	      e == ECONNRESET || e == ENOTCONN, "sendmsg with fds: %s", strerror(e));
+	errno = e;
+	return false;
 }
 
 static void send_request(struct conn *c, uint16_t type, const void *body, size_t len)
@@ -184,9 +216,40 @@ static void send_request(struct conn *c, uint16_t type, const void *body, size_t
 	send_msg(c, buf, n, NULL, 0);
 }
 
+/* Would server_accept admit this peer now? (session.c: admit, as documented
+ * in server.h and contigd.8: a last slot for root, the last half for those
+ * who may allocate, uid-max-sessions per uid.) */
+static bool admit_model(const struct session *peer)
+{
+	const struct limits *l = &H.srv.limits;
+	uint32_t live = 0, untrusted = 0, same_uid = 0;
+	struct list_node *n;
+	uint32_t reserve = l->max_sessions / 16 ? l->max_sessions / 16 : 1;
+
+	for (n = H.srv.sessions.next; n != &H.srv.sessions; n = n->next) {
+		const struct session *o = container_of(n, struct session, link);
+		if (o->dead)
+			continue;
+		live++;
+		untrusted += !o->may_alloc;
+		same_uid += o->cred.uid == peer->cred.uid;
+	}
+	if (live >= l->max_sessions)
+		return false;
+	if (peer->cred.uid == 0)
+		return true;
+	if (live + reserve >= l->max_sessions)
+		return false;
+	if (!access_model(&H.srv.access, peer) && untrusted >= l->max_sessions / 2)
+		return false;
+	return same_uid < l->uid_max_sessions;
+}
+
 static void cmd_open(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fake_peer peer = { 0 };
+	struct session who = { 0 };
 	struct conn *c;
 	uint32_t before = H.srv.nsessions;
 	socklen_t salen = sizeof(sa);
@@ -195,29 +258,56 @@ static void cmd_open(void)
 
 	if (!take(&flags, 1) || H.nconns == FZ_MAX_CONNS)
 		return;
+	if (flags & (FZ_OPEN_UID | FZ_OPEN_DENY)) {
+		peer.uid = (flags & FZ_OPEN_DENY ? 2000u : 1000u) + ((flags >> 2) & 3u);
+		peer.gid = peer.uid;
+	}
+	if (flags & FZ_OPEN_GROUP_A)
+		peer.groups[peer.ngroups++] = 3000;
+	if (flags & FZ_OPEN_GROUP_B)
+		peer.groups[peer.ngroups++] = 3001;
+	who.cred.uid = peer.uid;
+	who.cred.gid = peer.gid;
+	who.groups.gid = peer.gid;
+	who.groups.n = peer.ngroups;
+	memcpy(who.groups.list, peer.groups, sizeof(peer.groups));
+	bool admit = admit_model(&who);
+
 	CHECK(getsockname(H.srv.listen_fd, (struct sockaddr *)&sa, &salen) == 0, "getsockname: %m");
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	CHECK(fd >= 0, "socket: %m");
 	CHECK(connect(fd, (struct sockaddr *)&sa, salen) == 0, "connect: %m");
-	CHECK(server_accept(&H.srv) == 0, "server_accept failed");
+	/* The pretend kernel says who connected (fake_socket.h). */
+	fake_peer_arm(&peer);
+	int r = server_accept(&H.srv);
+	fake_peer_disarm();
+	CHECK(r == 0, "server_accept: %s", strerror(-r));
 	c = &H.conns[H.nconns++];
-	*c = (struct conn){ .fd = fd, .stuck = flags & FZ_OPEN_STUCK, .root = true };
+	*c = (struct conn){ .fd = fd, .paused = flags & FZ_OPEN_STUCK, .root = peer.uid == 0,
+			    .uid = peer.uid, .table_fd = -1, .kept_page = -1 };
+	CHECK((H.srv.nsessions > before) == admit, "a connection of uid %u was %s (%u sessions)",
+	      (unsigned)peer.uid, admit ? "refused" : "admitted", before);
 	if (H.srv.nsessions == before) {
-		c->eof = true; /* refused: over max_sessions */
+		/* Refused: it reads the EDQUOT, then the hang-up. */
+		H.refused++;
 		return;
 	}
 	struct session *s = container_of(H.srv.sessions.prev, struct session, link);
+	CHECK(s->cred.uid == peer.uid && s->may_alloc == access_model(&H.srv.access, s),
+	      "session of uid %u: may_alloc %d", (unsigned)s->cred.uid, s->may_alloc);
 	/* A small send buffer, so that replies back up after a few datagrams. */
 	int small = 4096;
 	(void)setsockopt(s->src.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	if (flags & FZ_OPEN_DENY)
-		s->may_alloc = false;
-	if (flags & FZ_OPEN_UID) {
-		s->cred.uid = 1000 + ((flags >> 2) & 3);
-		s->cred.gid = s->cred.uid;
-		c->root = false;
-	}
 	c->session_id = s->id;
+	if (flags & FZ_OPEN_TABLE) {
+		struct proto_hello h = { .version = PROTO_VERSION };
+		struct proto_stash st = { 0 };
+		send_request(c, PROTO_HELLO, &h, sizeof(h));
+		send_request(c, PROTO_STASH, &st, sizeof(st));
+		turn();
+		while (read_one(c))
+			;
+	}
 }
 
 /* The session behind c is about to die: remember the shared regions it
@@ -240,16 +330,29 @@ static void taint_shared(const struct conn *c)
 	}
 }
 
+/* The client's end goes, as when its process dies. Shut down first: if the
+ * client sent its own socket to the daemon (FZ_FD_OWN_SOCKET), the copy in
+ * flight would keep the connection open, and the daemon, waiting to write
+ * to it, would never see the hang-up; a process that dies does not leave
+ * its socket in the daemon's queue either. */
+static void conn_close(struct conn *c)
+{
+	if (c->fd < 0)
+		return;
+	taint_shared(c);
+	shutdown(c->fd, SHUT_RDWR);
+	close(c->fd);
+	c->fd = -1;
+	c->eof = true;
+	c->fly_len = 0;
+}
+
 static void cmd_close(void)
 {
 	struct conn *c = pick_conn();
 
-	if (c && c->fd >= 0) {
-		taint_shared(c);
-		close(c->fd);
-		c->fd = -1;
-		c->eof = true;
-	}
+	if (c)
+		conn_close(c);
 }
 
 static void cmd_raw(bool with_fds)
@@ -333,7 +436,9 @@ static void cmd_handle_op(void)
 		if (op & 2)
 			h.bytes[8 + k % 24] ^= (uint8_t)(1u << (op >> 5));
 	} else if (H.nregions) {
-		memcpy(h.bytes, &H.regions[k % H.nregions], 8); /* a real id, no token */
+		/* A real id, no token. */
+		memcpy(h.bytes, &H.regions[k % (H.nregions < FZ_MAX_KNOWN ? H.nregions : FZ_MAX_KNOWN)],
+		       8);
 	}
 	send_request(c, op % 2 == 0 ? PROTO_IMPORT : PROTO_REVOKE, &h, sizeof(h));
 }
@@ -379,6 +484,69 @@ static void cmd_repair(void)
 		repair_round(n % 16 + 1, n & 16);
 }
 
+/* ---- region ids a client can name (session_input.h: "id k") ---- */
+
+static uint64_t garbage_id(uint8_t k)
+{
+	return 0x9e3779b97f4a7c15ull * k;
+}
+
+/* The j-th newest region the session of c holds, as the daemon sees it. */
+static uint64_t own_region(const struct conn *c, uint32_t j)
+{
+	struct session *s = session_by_id(c->session_id);
+	struct list_node *n;
+	uint32_t count = 0;
+
+	if (!s || !s->nregions)
+		return 0;
+	j %= s->nregions;
+	for (n = s->leases.prev; n != &s->leases; n = n->prev, count++)
+		if (count == j)
+			return container_of(n, struct lease, by_holder)->region->id;
+	return 0;
+}
+
+/* The j-th region (in slot order) that the session of c does not hold. */
+static uint64_t other_region(const struct conn *c, uint32_t j)
+{
+	struct session *s = session_by_id(c->session_id);
+	struct pool *p = &H.srv.pool;
+	uint32_t ids[PROTO_MAX_REGION_PAGES / 256], n = 0;
+
+	for (uint32_t slot = 0; slot < p->npages && n < sizeof(ids) / sizeof(ids[0]); slot++)
+		if (p->slots[slot] && (!s || !pool_lease_of(p->slots[slot], s)))
+			ids[n++] = slot;
+	return n ? p->slots[ids[j % n]]->id : 0;
+}
+
+/* The id the j-th next allocation gets, if nothing is freed before. */
+static uint64_t predicted_id(uint32_t j)
+{
+	const struct pool *p = &H.srv.pool;
+
+	if (j >= p->nfree_slots)
+		return garbage_id((uint8_t)j);
+	return ((p->next_seq + j) << 32) | p->free_slots[p->nfree_slots - 1 - j];
+}
+
+static uint64_t learnt_region(uint32_t j)
+{
+	uint32_t known = H.nregions < FZ_MAX_KNOWN ? H.nregions : FZ_MAX_KNOWN;
+
+	return known ? H.regions[j % known] : 0;
+}
+
+static uint64_t pick_id(const struct conn *c, uint8_t k, uint32_t i)
+{
+	switch (k >> 6) {
+	case 0: return learnt_region(k + i);
+	case 1: return k & 0x20 ? predicted_id((k & 31u) + i) : own_region(c, (k & 31u) + i);
+	case 2: return garbage_id((uint8_t)(k + i));
+	default: return other_region(c, (k & 63u) + i);
+	}
+}
+
 static void cmd_stash(void)
 {
 	struct conn *c = pick_conn();
@@ -386,14 +554,337 @@ static void cmd_stash(void)
 
 	if (!c || !take(&slot, 1) || !take(&k, 1) || !c->stash)
 		return;
-	uint64_t id = (k & 0x80) ? 0x9e3779b97f4a7c15ull * k
-		    : H.nregions ? H.regions[k % (H.nregions < FZ_MAX_KNOWN ? H.nregions
-									: FZ_MAX_KNOWN)] : 0;
-	__atomic_store_n(&c->stash[slot % PROTO_STASH_SLOTS], id, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->stash[slot % PROTO_STASH_SLOTS], pick_id(c, k, 0), __ATOMIC_RELEASE);
 	if (slot & 0x80)
 		server_take_stashes(&H.srv);
 	if (slot & 0x40)
 		server_take_idle_stashes(&H.srv);
+}
+
+/* ---- several sessions, full buffers ---- */
+
+static void cmd_pause(void)
+{
+	struct conn *c = pick_conn();
+	uint8_t n;
+
+	if (!c || !take(&n, 1))
+		return;
+	if (n & 0x80) {
+		c->paused = false;
+		drain(c);
+		return;
+	}
+	c->paused = true;
+	for (uint8_t i = 0; i < n && read_one(c); i++)
+		;
+}
+
+static void send_alloc(struct conn *c, uint64_t nbytes, uint32_t flags)
+{
+	struct proto_alloc a = { .nbytes = nbytes, .highest = UINT64_MAX, .node = PROTO_NODE_ANY,
+				 .flags = flags };
+
+	send_request(c, PROTO_ALLOC, &a, sizeof(a));
+}
+
+static void send_free(struct conn *c, uint64_t id)
+{
+	struct proto_free f = { .region_id = id };
+
+	send_request(c, PROTO_FREE, &f, sizeof(f));
+}
+
+static void send_list(struct conn *c, uint32_t table)
+{
+	struct proto_list l = { .table = table };
+
+	send_request(c, PROTO_LIST, &l, sizeof(l));
+}
+
+static void send_query(struct conn *c)
+{
+	struct proto_query q = { .node = PROTO_NODE_ANY };
+
+	send_request(c, PROTO_QUERY, &q, sizeof(q));
+}
+
+static void cmd_burst(void)
+{
+	struct conn *c = pick_conn();
+	uint8_t n, kind, arg;
+
+	if (!c || !take(&n, 1) || !take(&kind, 1) || !take(&arg, 1))
+		return;
+	for (uint32_t i = 0; i < n % 32u + 1; i++) {
+		switch (kind % 8) {
+		case 0:
+			send_alloc(c, (arg % 4u + 1) * PS, arg & 0x80 ? PROTO_ALLOC_NOWAIT : 0);
+			break;
+		case 1: send_free(c, pick_id(c, arg, i)); break;
+		case 2: send_query(c); break;
+		case 3: send_list(c, arg % 5u + 1); break;
+		case 4: {
+			struct proto_export e = { .region_id = pick_id(c, arg, i) };
+			send_request(c, PROTO_EXPORT, &e, sizeof(e));
+			break;
+		}
+		case 5: {
+			struct proto_handle h = { { 0 } };
+			if (H.nhandles)
+				h = H.handles[(arg + i) % (H.nhandles < FZ_MAX_KNOWN ? H.nhandles
+										: FZ_MAX_KNOWN)];
+			send_request(c, PROTO_IMPORT, &h, sizeof(h));
+			break;
+		}
+		case 6: {
+			struct proto_stash st = { 0 };
+			send_request(c, PROTO_STASH, &st, sizeof(st));
+			break;
+		}
+		default:
+			/* Named before its reply is read: the reply may still be
+			 * in the daemon's queue when the FREE is (not) read. */
+			send_alloc(c, PS, 0);
+			send_free(c, predicted_id(i));
+			break;
+		}
+	}
+}
+
+/* ---- a second thread in the stash table ---- */
+
+static void *race_main(void *arg)
+{
+	struct racer *r = arg;
+	uint64_t i;
+
+	/* A fixed sequence: every slot in turn (a stride prime to 64), each
+	 * given the next id of the list; a short sleep now and then, so the
+	 * loop thread and reclaim get the cores. */
+	for (i = 0; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); i++) {
+		uint32_t slot = (uint32_t)((r->seed + i * 5) % PROTO_STASH_SLOTS);
+		__atomic_store_n(&r->table[slot], r->ids[(i + r->seed) % r->nids], __ATOMIC_RELEASE);
+		if (i % 64 == 63)
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+	r->writes = i;
+	return NULL;
+}
+
+static void race_stop(void)
+{
+	struct racer *r = &H.racer;
+
+	if (!r->running)
+		return;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	CHECK(pthread_join(r->thread, NULL) == 0, "joining the stash writer");
+	r->running = false;
+	H.race_writes += r->writes;
+}
+
+static void cmd_stash_race(void)
+{
+	struct conn *c = pick_conn();
+	struct racer *r = &H.racer;
+	uint8_t seed;
+
+	if (!c || !take(&seed, 1))
+		return;
+	race_stop();
+	if ((seed & 0x80) || !c->stash)
+		return;
+	*r = (struct racer){ .conn = (uint32_t)(c - H.conns), .table = c->stash, .seed = seed };
+	/* Its own regions (newest first), other sessions', the next ids to
+	 * be given out, learnt ones, garbage and zero. */
+	for (uint32_t j = 0; j < 4; j++)
+		r->ids[r->nids++] = own_region(c, j);
+	for (uint32_t j = 0; j < 4; j++)
+		r->ids[r->nids++] = other_region(c, j + seed);
+	for (uint32_t j = 0; j < 3; j++)
+		r->ids[r->nids++] = predicted_id(j);
+	r->ids[r->nids++] = learnt_region(seed);
+	r->ids[r->nids++] = learnt_region(seed + 1u);
+	r->ids[r->nids++] = garbage_id(seed);
+	r->ids[r->nids++] = 0;
+	CHECK(pthread_create(&r->thread, NULL, race_main, r) == 0, "starting the stash writer");
+	r->running = true;
+}
+
+/* ---- stash takes by every path ---- */
+
+static void cmd_take(void)
+{
+	uint8_t how;
+	struct conn *c;
+
+	if (!take(&how, 1) || !(c = pick_conn()))
+		return;
+	H.takes[how % 8]++;
+	struct session *s = session_by_id(c->session_id);
+	switch (how % 8) {
+	case 0: server_take_stashes(&H.srv); break;
+	case 1: server_take_idle_stashes(&H.srv); break;
+	case 2: send_query(c); break;
+	case 3: send_list(c, PROTO_TABLE_REGIONS); break;
+	case 4: send_alloc(c, (uint64_t)(H.srv.pool.npages + 1) * PS, PROTO_ALLOC_NOWAIT); break;
+	case 5:
+		/* A quota lowered to what the session holds, for this command
+		 * (as a reload could): its next ALLOC is over quota. */
+		if (!H.restore_limits) {
+			H.saved_limits = H.srv.limits;
+			H.restore_limits = true;
+		}
+		if (s && s->nregions < H.srv.limits.session_max_regions)
+			H.srv.limits.session_max_regions = s->nregions;
+		send_alloc(c, PS, PROTO_ALLOC_NOWAIT);
+		break;
+	case 6:
+		if (s)
+			server_take_stashes_of(&H.srv, s->cred.uid);
+		break;
+	default: conn_close(c); break;
+	}
+}
+
+/* ---- a reload that changes who may allocate ---- */
+
+static void cmd_access(void)
+{
+	struct access *a = &H.srv.access;
+	uint8_t uids, flags;
+	bool had[FZ_MAX_CONNS] = { false }, queued[FZ_MAX_CONNS] = { false };
+
+	if (!take(&uids, 1) || !take(&flags, 1))
+		return;
+	for (uint32_t i = 0; i < H.nconns; i++) {
+		struct session *s = session_by_id(H.conns[i].session_id);
+		had[i] = s && s->may_alloc;
+		queued[i] = s && s->out_head;
+	}
+	/* SIGHUP takes every stash before it reads the new configuration. */
+	if (!(flags & 16))
+		server_take_stashes(&H.srv);
+	memset(a, 0, sizeof(*a));
+	for (uint32_t i = 0; i < 4; i++) {
+		if (uids & (1u << i))
+			a->uids[a->nuids++] = 1000 + i;
+		if (uids & (16u << i))
+			a->uids[a->nuids++] = 2000 + i;
+	}
+	a->socket_gid_set = flags & 1;
+	a->socket_gid = 3000;
+	if (flags & 2)
+		a->gids[a->ngids++] = 3001;
+	if (flags & 4)
+		a->import_gids[a->nimport_gids++] = 3000;
+	if (flags & 8)
+		a->import_gids[a->nimport_gids++] = 3001;
+	server_access_recheck(&H.srv);
+	H.access_changed = true;
+	H.rechecks++;
+	/* Every live session judged by the new lists; one that lost the right
+	 * keeps no stash, unless a reply of its was queued (it keeps it until
+	 * that reply leaves) or the writer thread keeps filling it. */
+	for (uint32_t i = 0; i < H.nconns; i++) {
+		struct conn *c = &H.conns[i];
+		struct session *s = session_by_id(c->session_id);
+		if (!s)
+			continue;
+		CHECK(s->may_alloc == access_model(a, s), "after a reload, session %llu (uid %u) "
+		      "may_alloc %d", (unsigned long long)s->id, (unsigned)s->cred.uid, s->may_alloc);
+		if (!had[i] || s->may_alloc || queued[i] || !s->stash.slots ||
+		    (H.racer.running && H.racer.conn == i))
+			continue;
+		for (uint32_t k = 0; k < PROTO_STASH_SLOTS; k++)
+			CHECK(!__atomic_load_n(&s->stash.slots[k], __ATOMIC_ACQUIRE),
+			      "session %llu lost the right to allocate but slot %u of its stash "
+			      "still holds %llx", (unsigned long long)s->id, k,
+			      (unsigned long long)s->stash.slots[k]);
+	}
+}
+
+/* ---- fds attached to requests ---- */
+
+/* An fd of the kind to send, and whether it is the harness's to close after. */
+static int fd_of_kind(struct conn *c, unsigned kind, bool *ours)
+{
+	int fd = -1, two[2];
+
+	*ours = false;
+	switch (kind) {
+	case FZ_FD_PIPE:
+		CHECK(pipe2(two, O_CLOEXEC) == 0, "pipe2: %m");
+		close(two[0]);
+		*ours = true;
+		return two[1];
+	case FZ_FD_OWN_SOCKET: return c->fd;
+	case FZ_FD_PAGE: fd = c->kept_page; break;
+	case FZ_FD_SOCKETPAIR:
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, two) == 0, "socketpair: %m");
+		close(two[1]);
+		*ours = true;
+		return two[0];
+	case FZ_FD_TABLE: fd = c->table_fd; break;
+	case FZ_FD_MEMFD:
+		fd = memfd_create("fz-client", MFD_CLOEXEC);
+		CHECK(fd >= 0, "memfd_create: %m");
+		*ours = true;
+		return fd;
+	case FZ_FD_LISTEN: return H.srv.listen_fd;
+	default: break;
+	}
+	if (fd >= 0)
+		return fd;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "/dev/null: %m");
+	*ours = true;
+	return fd;
+}
+
+static void cmd_fd_msg(void)
+{
+	static uint8_t buf[PROTO_MAX_MSG];
+	uint8_t body[PROTO_MAX_MSG];
+	struct conn *c = pick_conn();
+	uint16_t type, len;
+	uint8_t what;
+	int fds[9], probe[2];
+	bool ours[9] = { false };
+	size_t n;
+
+	if (!c || !take(&what, 1) || !take(&type, 2) || !take(&len, 2))
+		return;
+	if (len > sizeof(body) - sizeof(struct proto_hdr))
+		len = sizeof(body) - sizeof(struct proto_hdr);
+	if (len > in_len)
+		len = (uint16_t)in_len;
+	take(body, len);
+	if (c->fd < 0)
+		return;
+	n = ((what >> 3) & 7u) + 1;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = fd_of_kind(c, (what + i) % FZ_FD_KINDS, &ours[i]);
+	/* And a pipe whose other end the harness watches. */
+	CHECK(pipe2(probe, O_CLOEXEC) == 0, "pipe2: %m");
+	fds[n++] = probe[1];
+	ours[n - 1] = true;
+	size_t blen = 0;
+	if (!(what & FZ_FDS_EMPTY)) {
+		uint32_t request = ++H.next_request;
+		blen = proto_encode(buf, type, request, body, len);
+		remember_sent(c, request, FZ_SENT_WITH_FDS);
+	}
+	bool sent = send_raw_fds(c, buf, blen, fds, n);
+	H.fd_msgs++;
+	for (size_t i = 0; i < n; i++)
+		if (ours[i])
+			close(fds[i]);
+	if (sent && H.nprobes < FZ_MAX_PROBES && c->session_id)
+		H.probes[H.nprobes++] = (struct probe){ probe[0], c->session_id };
+	else
+		close(probe[0]);
 }
 
 static void run_command(uint8_t cmd)
@@ -418,6 +909,12 @@ static void run_command(uint8_t cmd)
 	case FZ_MIGRATE: cmd_migrate(); break;
 	case FZ_REPAIR: cmd_repair(); break;
 	case FZ_STASH: cmd_stash(); break;
+	case FZ_PAUSE: cmd_pause(); break;
+	case FZ_BURST: cmd_burst(); break;
+	case FZ_STASH_RACE: cmd_stash_race(); break;
+	case FZ_TAKE: cmd_take(); break;
+	case FZ_ACCESS: cmd_access(); break;
+	case FZ_FD_MSG: cmd_fd_msg(); break;
 	}
 }
 
@@ -431,7 +928,11 @@ static void small_limits(struct limits *l)
 	l->uid_max_bytes = 12 * PS;
 }
 
-static int listen_socket(void)
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+
+static int listen_socket(bool no_passrights)
 {
 	static unsigned serial;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -444,6 +945,11 @@ static int listen_socket(void)
 			  (size_t)snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
 					   "contig-fuzz-%d-%u", (int)getpid(), serial++));
 	CHECK(bind(fd, (struct sockaddr *)&sa, len) == 0, "bind: %m");
+	/* As contigd does (main.c: refuse_fds); accepted sockets inherit it.
+	 * A kernel without it delivers fds, as if the flag were not given. */
+	int off = 0;
+	H.passrights_off = no_passrights &&
+			   setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) == 0;
 	CHECK(listen(fd, 64) == 0, "listen: %m");
 	return fd;
 }
@@ -481,6 +987,10 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 		cfg.want_node = want_node;
 	}
 	limits_default(&H.srv.limits);
+	/* Root may always allocate; uids 1000-1003 by name (FZ_OPEN_UID),
+	 * 2000-2003 not (FZ_OPEN_DENY), until an FZ_ACCESS says otherwise. */
+	for (uint32_t i = 0; i < 4; i++)
+		H.srv.access.uids[H.srv.access.nuids++] = 1000 + i;
 	if (flags & FZ_CFG_SMALL_LIMITS)
 		small_limits(&H.srv.limits);
 	if (flags & FZ_CFG_MAX_OUT)
@@ -491,7 +1001,7 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 	CHECK(pool_init(&H.srv.pool, &cfg, &fake_backing_ops, &H.fb, &got) == 0, "pool_init");
 	if (H.srv.pool.oversample)
 		repair_round(H.srv.pool.oversample, true);
-	H.srv.listen_fd = listen_socket();
+	H.srv.listen_fd = listen_socket(flags2 & FZ_CFG2_NO_PASSRIGHTS);
 }
 
 /* What the input made happen (FUZZ_VERBOSE). */
@@ -505,7 +1015,10 @@ static void report(void)
 		"  pages checked %u, hangups %u; pool: allocs %llu frees %llu waits %llu "
 		"protocol_errors %llu lost %llu audit_moved %llu quarantined %llu; kernel: %llu "
 		"acquires %llu revokes %llu pins %llu zeroes; repair looked %llu swapped %llu\n"
-		"  stash tables %u, taken %llu, bogus %llu\n",
+		"  stash tables %u, taken %llu, bogus %llu; takes by path %u %u %u %u %u %u %u %u, "
+		"rechecks %u, writer thread wrote %llu\n"
+		"  daemon sent %u datagrams with %u fds; longest reply queue %u; refused at accept %u; "
+		"requests with fds %u, their pipes closed %u\n",
 		H.replies[PROTO_HELLO_REPLY], H.replies[PROTO_REGION], H.replies[PROTO_STATUS],
 		H.replies[PROTO_POOL_INFO], H.replies[PROTO_HANDLE], H.replies[PROTO_LIST_REPLY],
 		H.statuses[0], H.statuses[1], H.statuses[2], H.statuses[3], H.statuses[4],
@@ -518,7 +1031,24 @@ static void report(void)
 		(unsigned long long)H.fb.zeroes, (unsigned long long)st->repair_looked,
 		(unsigned long long)st->repair_swapped,
 		H.replies[PROTO_STASH_TABLE], (unsigned long long)st->stash_taken,
-		(unsigned long long)st->stash_bogus);
+		(unsigned long long)st->stash_bogus, H.takes[0], H.takes[1], H.takes[2], H.takes[3],
+		H.takes[4], H.takes[5], H.takes[6], H.takes[7], H.rechecks,
+		(unsigned long long)H.race_writes, H.sent_datagrams, H.sent_fds, H.max_queued,
+		H.refused, H.fd_msgs, H.probes_closed);
+}
+
+/* What the clients hold: kept fds, stash mappings, their ends. */
+static void close_clients(void)
+{
+	for (uint32_t i = 0; i < H.nconns; i++) {
+		struct conn *c = &H.conns[i];
+		conn_close(c);
+		if (c->kept_page >= 0)
+			close(c->kept_page);
+		if (c->table_fd >= 0)
+			close(c->table_fd);
+		c->kept_page = c->table_fd = -1;
+	}
 }
 
 static void teardown(void)
@@ -529,13 +1059,15 @@ static void teardown(void)
 	pool_destroy(&H.srv.pool);
 	loop_fini(&H.srv.loop);
 	fake_fini(&H.fb);
+	close_clients();
 	for (uint32_t i = 0; i < H.nconns; i++) {
-		if (H.conns[i].fd >= 0)
-			close(H.conns[i].fd);
 		if (H.conns[i].stash)
 			munmap(H.conns[i].stash, PROTO_STASH_BYTES);
 		H.conns[i].stash = NULL;
 	}
+	/* Every session is gone: so is every fd a client sent the daemon. */
+	check_probes();
+	CHECK(H.nprobes == 0, "%u pipes sent to the daemon are still open", H.nprobes);
 }
 
 /* Every client gone and reclaim settled: the pool is whole again. Or, for
@@ -546,15 +1078,12 @@ static void finish(void)
 {
 	struct pool *p = &H.srv.pool;
 
+	race_stop();
 	if (H.abrupt) {
 		teardown();
 		return;
 	}
-	for (uint32_t i = 0; i < H.nconns; i++) {
-		if (H.conns[i].fd >= 0)
-			close(H.conns[i].fd);
-		H.conns[i].fd = -1;
-	}
+	close_clients();
 	turn();
 	check_state();
 	fake_fail_next(&H.fb, 0);
@@ -584,6 +1113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg[3];
 
 	log_max_level = getenv("FUZZ_LOG") ? LOG_DEBUG : LOG_CRIT;
+	fake_on_sent(check_sent);
 	in = data;
 	in_len = size;
 	if (!take(cfg, 3))
@@ -593,6 +1123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint8_t cmd; take(&cmd, 1);) {
 		run_command(cmd);
 		turn();
+		if (H.restore_limits) {
+			H.srv.limits = H.saved_limits;
+			H.restore_limits = false;
+		}
 		check_state();
 	}
 	finish();

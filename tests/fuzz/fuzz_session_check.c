@@ -11,18 +11,42 @@
  * the kernel put them); quarantine and reclaim counts; regions a holder
  * died holding go through quarantine when released.
  *
+ * Sessions and queues, after every command: admission (at accept, per uid,
+ * slots kept for root and for those who may allocate) and access (who may
+ * allocate, as the access lists say, also after a reload) hold for every
+ * live session; a reply queue holds no fd number of the pool, only a
+ * REGION's id and page slice, for a region the session still holds (a
+ * session with a queued reply keeps its stash), and a stash table's fd of
+ * its own. Every pipe a client sent with a request is closed in the daemon
+ * exactly when that session is gone, and no request that came with fds is
+ * ever answered.
+ *
+ * check_sent, on every datagram the daemon sends on a session's socket, at
+ * its sendmsg: it decodes; a REGION's fds are, at that moment, the files
+ * of the pages it names, of a region this session holds (never a socket,
+ * never another session's page, never a page the pool has reclaimed); a
+ * STASH_TABLE's fd is a sealed memfd, no page; LIST pages and runs show no
+ * physical address to a session that may not allocate. The files sent are
+ * remembered for the client.
+ *
  * check_reply, on every datagram a client reads: it decodes with the
- * daemon's own codec; statuses are documented errnos; a region's fds are
- * the pool's pages, at the addresses the client is told; a new region
- * reads zero and no region ever shows another region's data; a client
- * that is not root sees only its own uid's sessions and regions.
+ * daemon's own codec; the fds are the files the daemon was seen to send,
+ * memfds; statuses are documented errnos; a region's fds are the pool's
+ * pages, at the addresses the client is told, and (unless trusted mode
+ * hands zeroed pages on) a page file still in the pool is only ever that
+ * page of that region; a new region reads zero and no region ever shows
+ * another region's data; a client that is not root sees only its own uid's
+ * sessions and regions.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fuzz_session.h"
@@ -33,6 +57,122 @@ static uint64_t ino_of(int fd)
 	struct stat st;
 
 	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+uint64_t file_id(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	return ((uint64_t)st.st_dev << 40) ^ (uint64_t)st.st_ino;
+}
+
+_Static_assert(offsetof(struct proto_run_item, phys) == 0 &&
+	       offsetof(struct proto_page_item, phys) == 0, "phys leads run and page items");
+
+static bool is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* A memfd the fake backing made ("fake-page"), or another memfd. */
+static bool is_memfd(int fd, const char *name)
+{
+	char path[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strncmp(target, "/memfd:", 7) && (!name || !strncmp(target + 7, name, strlen(name)));
+}
+
+bool access_model(const struct access *a, const struct session *s)
+{
+	const struct peer_groups *g = &s->groups;
+	bool in_group;
+
+	if (s->cred.uid == 0)
+		return true;
+	for (uint32_t i = 0; i < a->nuids; i++)
+		if (a->uids[i] == s->cred.uid)
+			return true;
+	for (uint32_t i = 0; i < a->ngids + a->socket_gid_set; i++) {
+		gid_t want = i < a->ngids ? a->gids[i] : a->socket_gid;
+		in_group = g->gid == want;
+		for (int k = 0; k < g->n; k++)
+			in_group |= g->list[k] == want;
+		if (in_group)
+			return true;
+	}
+	return false;
+}
+
+static struct session *session_by_fd(int fd)
+{
+	struct list_node *n;
+
+	for (n = H.srv.sessions.next; n != &H.srv.sessions; n = n->next) {
+		struct session *s = container_of(n, struct session, link);
+		if (!s->dead && s->src.fd == fd)
+			return s;
+	}
+	return NULL;
+}
+
+static struct conn *conn_of(uint64_t session_id)
+{
+	for (uint32_t i = 0; i < H.nconns; i++)
+		if (H.conns[i].session_id == session_id)
+			return &H.conns[i];
+	return NULL;
+}
+
+/* The file of every pool page (0: none), to look many fds up at once. */
+static void pool_files(uint64_t *files)
+{
+	struct pool *p = &H.srv.pool;
+
+	for (uint32_t k = 0; k < p->npages; k++)
+		files[k] = p->pages[k].fd >= 0 ? file_id(p->pages[k].fd) : 0;
+}
+
+static int page_in(const uint64_t *files, uint64_t id)
+{
+	for (uint32_t k = 0; id && k < H.srv.pool.npages; k++)
+		if (files[k] == id)
+			return (int)k;
+	return -1;
+}
+
+/* Which pool page file is this, if any: its page id, or -1. */
+static int page_of_file(uint64_t id)
+{
+	uint64_t files[PROTO_MAX_FDS + 16];
+
+	CHECK(H.srv.pool.npages <= sizeof(files) / sizeof(files[0]), "a pool of %u pages",
+	      H.srv.pool.npages);
+	pool_files(files);
+	return page_in(files, id);
+}
+
+/* The live region a page is in, or NULL. */
+static struct region *region_of_page(uint32_t page)
+{
+	struct pool *p = &H.srv.pool;
+
+	for (uint32_t slot = 0; slot < p->npages; slot++) {
+		struct region *rg = p->slots[slot];
+		for (uint32_t k = 0; rg && k < rg->npages; k++)
+			if (rg->ids[k] == page)
+				return rg;
+	}
+	return NULL;
 }
 
 struct session *session_by_id(uint64_t id)
@@ -112,19 +252,21 @@ static void uid_add(struct uid_sum *u, uint32_t *n, const struct session *s)
 		;
 	if (i == *n)
 		u[(*n)++] = (struct uid_sum){ .uid = s->cred.uid };
-	u[i].sessions += s->hello;
+	u[i].sessions++;
 	u[i].regions += s->nregions;
 	u[i].bytes += s->bytes;
 }
 
 /* Each session's counters are what its leases add up to, and within quota;
- * so are the sums per uid. Sessions count once past HELLO. */
+ * so are the sums per uid. Sessions count from accept (admission), and may
+ * allocate exactly when the access lists say so. */
 static void check_sessions(void)
 {
 	const struct limits *lim = &H.srv.limits;
 	struct uid_sum uids[FZ_MAX_CONNS];
 	struct list_node *n, *t;
-	uint32_t live = 0, hello = 0, nuids = 0;
+	uint32_t live = 0, nuids = 0, trusted = 0, others = 0;
+	uint32_t reserve = lim->max_sessions / 16 ? lim->max_sessions / 16 : 1;
 
 	list_for_each_safe(n, t, &H.srv.sessions) {
 		struct session *s = container_of(n, struct session, link);
@@ -135,7 +277,11 @@ static void check_sessions(void)
 		if (s->dead)
 			continue;
 		live++;
-		hello += s->hello;
+		trusted += s->may_alloc;
+		others += s->cred.uid != 0;
+		CHECK(s->may_alloc == access_model(&H.srv.access, s), "session %llu of uid %u: "
+		      "may_alloc %d, the access lists say %d", (unsigned long long)s->id,
+		      (unsigned)s->cred.uid, s->may_alloc, access_model(&H.srv.access, s));
 		list_for_each_safe(ln, lt, &s->leases) {
 			struct lease *l = container_of(ln, struct lease, by_holder);
 			CHECK(l->holder == s, "lease on the wrong session's list");
@@ -154,11 +300,14 @@ static void check_sessions(void)
 			uid_add(uids, &nuids, s);
 	}
 	CHECK(live == H.srv.nsessions, "%u live sessions, nsessions %u", live, H.srv.nsessions);
-	CHECK(hello <= lim->max_sessions, "%u sessions past HELLO, max-sessions %u", hello,
-	      lim->max_sessions);
+	CHECK(live <= lim->max_sessions, "%u sessions, max-sessions %u", live, lim->max_sessions);
+	CHECK(!others || others + reserve <= lim->max_sessions, "%u sessions of users other "
+	      "than root, max-sessions %u keeps %u for root", others, lim->max_sessions, reserve);
+	CHECK(H.access_changed || live - trusted <= lim->max_sessions / 2, "%u sessions of users "
+	      "who may not allocate, max-sessions %u", live - trusted, lim->max_sessions);
 	for (uint32_t i = 0; i < nuids; i++) {
 		CHECK(uids[i].sessions <= lim->uid_max_sessions,
-		      "uid %u has %u sessions past HELLO, uid-max-sessions %u", (unsigned)uids[i].uid,
+		      "uid %u has %u sessions, uid-max-sessions %u", (unsigned)uids[i].uid,
 		      uids[i].sessions, lim->uid_max_sessions);
 		CHECK(uids[i].regions <= lim->uid_max_regions && uids[i].bytes <= lim->uid_max_bytes,
 		      "uid %u over quota: %u regions, %llu bytes", (unsigned)uids[i].uid,
@@ -232,6 +381,89 @@ static void check_tainted(void)
 	}
 }
 
+/* A reply queue keeps no fd number of the pool: a REGION datagram keeps its
+ * region's id and page slice (the fds are looked up at sendmsg), for a
+ * region the session still holds, since a session with a reply queued
+ * keeps its stash; the only fd a queue owns is a stash table's. */
+static void check_queues(void)
+{
+	struct pool *p = &H.srv.pool;
+	struct list_node *n;
+
+	for (n = H.srv.sessions.next; n != &H.srv.sessions; n = n->next) {
+		struct session *s = container_of(n, struct session, link);
+		struct outmsg **tail = &s->out_head;
+		uint32_t count = 0;
+
+		if (s->dead) {
+			CHECK(!s->out_head && !s->nout, "a dead session keeps a reply queue");
+			continue;
+		}
+		for (struct outmsg *m = s->out_head; m; tail = &m->next, m = m->next) {
+			struct proto_msg pm;
+			count++;
+			CHECK(proto_decode(m->buf, m->len, m->region_id ? m->nfds : m->owned_fd >= 0,
+					   &pm) == 0, "a queued reply the codec rejects");
+			if (pm.hdr.type == PROTO_REGION) {
+				const struct proto_region *r = &pm.body.region;
+				struct region *rg = pool_region_find(p, m->region_id);
+				CHECK(m->region_id == r->region_id && m->first == r->first &&
+				      m->nfds == r->count && m->owned_fd < 0,
+				      "a queued REGION keeps region %llx pages %u+%u, says %llx %u+%u",
+				      (unsigned long long)m->region_id, m->first, m->nfds,
+				      (unsigned long long)r->region_id, r->first, r->count);
+				CHECK(rg && pool_lease_of(rg, s), "session %llu has a REGION reply queued "
+				      "for region %llx, which it no longer holds (%s): the reply cannot "
+				      "leave", (unsigned long long)s->id, (unsigned long long)m->region_id,
+				      rg ? "another session does" : "freed");
+				CHECK(m->first + m->nfds <= rg->npages, "a queued REGION past its region");
+			} else {
+				CHECK(!m->region_id && !m->nfds, "a queued %u keeps region pages",
+				      pm.hdr.type);
+			}
+			if (pm.hdr.type == PROTO_STASH_TABLE) {
+				CHECK(m->owned_fd >= 3 && fcntl(m->owned_fd, F_GETFD) >= 0,
+				      "a queued stash table without its fd (%d)", m->owned_fd);
+				CHECK(page_of_file(file_id(m->owned_fd)) < 0 &&
+				      is_memfd(m->owned_fd, "contig-stash"),
+				      "a queued stash table's fd is not a stash table");
+			} else {
+				CHECK(m->owned_fd < 0, "a queued reply of type %u owns fd %d",
+				      pm.hdr.type, m->owned_fd);
+			}
+		}
+		CHECK(count == s->nout && s->out_tail == tail, "reply queue of %u datagrams, "
+		      "nout %u", count, s->nout);
+		CHECK(count <= H.srv.limits.max_out, "%u replies queued, max_out %u", count,
+		      H.srv.limits.max_out);
+		if (count > H.max_queued)
+			H.max_queued = count;
+	}
+}
+
+void check_probes(void)
+{
+	for (uint32_t i = 0; i < H.nprobes;) {
+		struct probe *pr = &H.probes[i];
+		struct pollfd pf = { .fd = pr->rfd, .events = POLLIN };
+		CHECK(poll(&pf, 1, 0) >= 0, "poll: %m");
+		bool closed = pf.revents & POLLHUP;
+		if (session_by_id(pr->session_id)) {
+			/* Still in its socket, unread: a session that read a
+			 * request with fds must be closed for it. */
+			CHECK(!closed, "session %llu read a request that came with fds (closed them) "
+			      "and lives on", (unsigned long long)pr->session_id);
+			i++;
+			continue;
+		}
+		CHECK(closed, "session %llu is gone, but a pipe its client sent is still open "
+		      "(the daemon kept an fd a client sent)", (unsigned long long)pr->session_id);
+		close(pr->rfd);
+		H.probes_closed++;
+		*pr = H.probes[--H.nprobes];
+	}
+}
+
 void check_state(void)
 {
 	uint32_t used;
@@ -241,6 +473,105 @@ void check_state(void)
 	check_sessions();
 	check_pages();
 	check_tainted();
+	check_queues();
+	check_probes();
+}
+
+/* ---- what the daemon sends, at its sendmsg ---- */
+
+static void check_sent_region(struct session *s, const struct proto_msg *m, const int *fds,
+			      size_t nfds)
+{
+	const struct proto_region *r = &m->body.region;
+	struct pool *p = &H.srv.pool;
+	struct region *rg = pool_region_find(p, r->region_id);
+
+	CHECK(rg, "session %llu is sent REGION %llx, a region that no longer exists",
+	      (unsigned long long)s->id, (unsigned long long)r->region_id);
+	CHECK(pool_lease_of(rg, s), "session %llu is sent the pages of region %llx, which it does "
+	      "not hold", (unsigned long long)s->id, (unsigned long long)r->region_id);
+	CHECK(r->npages == rg->npages && r->first + r->count <= rg->npages && nfds == r->count,
+	      "REGION %llx pages %u+%u of %u, %zu fds", (unsigned long long)r->region_id, r->first,
+	      r->count, rg->npages, nfds);
+	for (uint32_t k = 0; k < r->count; k++) {
+		uint32_t id = rg->ids[r->first + k];
+		uint64_t want = file_id(p->pages[id].fd), got = file_id(fds[k]);
+		if (got == want)
+			continue;
+		int other = page_of_file(got);
+		struct region *orr = other >= 0 ? region_of_page((uint32_t)other) : NULL;
+		CHECK(0, "session %llu is sent, as page %u of region %llx (pool page %u, fd %d), "
+		      "fd %d, which is %s%s%llx", (unsigned long long)s->id, r->first + k,
+		      (unsigned long long)r->region_id, id, p->pages[id].fd, fds[k],
+		      is_socket(fds[k]) ? "a socket" : other >= 0 ? "pool page " : "no page of the pool",
+		      orr ? " of region " : "", orr ? (unsigned long long)orr->id : 0ull);
+	}
+}
+
+void check_sent(int sock, const struct msghdr *msg, ssize_t sent)
+{
+	int fds[PROTO_MAX_FDS + 8];
+	size_t nfds = 0;
+	struct session *s = session_by_fd(sock);
+	struct proto_msg m;
+
+	if (!s)
+		return; /* a client's, or a refusal before any session */
+	CHECK(msg->msg_iovlen == 1 && (size_t)sent == msg->msg_iov[0].iov_len,
+	      "a datagram sent in %zu parts, %zd bytes", (size_t)msg->msg_iovlen, sent);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		CHECK(c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS,
+		      "the daemon sent ancillary data of type %d", c->cmsg_type);
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		CHECK(nfds + k <= PROTO_MAX_FDS, "the daemon sent %zu fds", nfds + k);
+		memcpy(fds + nfds, CMSG_DATA(c), k * sizeof(int));
+		nfds += k;
+	}
+	CHECK(proto_decode(msg->msg_iov[0].iov_base, (size_t)sent, nfds, &m) == 0,
+	      "the daemon sent a message its own codec rejects");
+	H.sent_datagrams++;
+	H.sent_fds += (uint32_t)nfds;
+	switch (m.hdr.type) {
+	case PROTO_REGION:
+		check_sent_region(s, &m, fds, nfds);
+		break;
+	case PROTO_STASH_TABLE:
+		CHECK(s->stash.slots, "a stash table sent to a session that has none");
+		CHECK(!is_socket(fds[0]) && page_of_file(file_id(fds[0])) < 0 &&
+		      is_memfd(fds[0], "contig-stash"), "the stash table sent is fd %d, no stash table",
+		      fds[0]);
+		break;
+	case PROTO_LIST_REPLY: {
+		const struct proto_list_reply *lr = &m.body.list_reply;
+		if (s->cred.uid == 0 || s->may_alloc ||
+		    (lr->table != PROTO_TABLE_RUNS && lr->table != PROTO_TABLE_PAGES))
+			break;
+		for (uint32_t i = 0; i < lr->count; i++) {
+			uint64_t phys;
+			/* phys leads both items */
+			memcpy(&phys, m.items + (size_t)i * lr->item_size, sizeof(phys));
+			CHECK(!phys, "session %llu of uid %u, which may not allocate, is shown "
+			      "physical address 0x%llx", (unsigned long long)s->id,
+			      (unsigned)s->cred.uid, (unsigned long long)phys);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (!nfds)
+		return;
+	struct conn *c = conn_of(s->id);
+	CHECK(c, "session %llu has no client", (unsigned long long)s->id);
+	CHECK(c->fly_len < FZ_MAX_INFLIGHT, "more than %u datagrams with fds in flight",
+	      FZ_MAX_INFLIGHT);
+	struct inflight *f = &c->fly[(c->fly_head + c->fly_len++) % FZ_MAX_INFLIGHT];
+	f->type = m.hdr.type;
+	f->region_id = m.hdr.type == PROTO_REGION ? m.body.region.region_id : 0;
+	f->first = m.hdr.type == PROTO_REGION ? m.body.region.first : 0;
+	f->count = (uint32_t)nfds;
+	for (size_t k = 0; k < nfds; k++)
+		f->file[k] = file_id(fds[k]);
 }
 
 void remember_sent(struct conn *c, uint32_t request, uint16_t type)
@@ -317,6 +648,32 @@ static void check_region_reply(struct conn *c, const struct proto_msg *m, const 
 	CHECK(nfds == r->count, "%zu fds for %u pages", nfds, r->count);
 	if (r->first == 0)
 		remember_region(r->region_id);
+	/* A page file still in the pool is that page of that region, or, the
+	 * region gone, a page in quarantine (its last holder died: the files
+	 * stay until it ends, then are revoked); never another region's page or
+	 * a free one. Revoked files never come back, so this holds however
+	 * late the client reads, unless trusted mode zeroed the region's pages
+	 * in place and handed them on (the client freed it, or its session
+	 * ended, before it read the reply: as designed for trusted hosts). */
+	uint64_t files[PROTO_MAX_FDS + 16];
+	CHECK(p->npages <= sizeof(files) / sizeof(files[0]), "a pool of %u pages", p->npages);
+	if (!p->zero_in_place)
+		pool_files(files);
+	for (uint32_t k = 0; !p->zero_in_place && k < r->count; k++) {
+		int page = page_in(files, file_id(fds[k]));
+		if (page < 0)
+			continue;
+		CHECK((rg && rg->ids[r->first + k] == (uint32_t)page) ||
+		      (!rg && p->ext.pages[page].state == EXTENT_QUARANTINED),
+		      "the client reads, as page %u of region %llx, pool page %d, which is %s "
+		      "(state %u)", r->first + k, (unsigned long long)r->region_id, page,
+		      region_of_page((uint32_t)page) ? "another region's" : "in no region",
+		      p->ext.pages[page].state);
+	}
+	/* The last page sent stays with the client, to send back (FZ_FD_PAGE). */
+	if (c->kept_page >= 0)
+		close(c->kept_page);
+	c->kept_page = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
 	if (!rg)
 		return; /* freed since (its session died, or another holder let go) */
 	CHECK(rg->phys == r->phys && rg->npages == r->npages && rg->nbytes == r->nbytes,
@@ -386,12 +743,35 @@ static void check_list_reply(struct conn *c, const struct proto_msg *m)
 	}
 }
 
+/* The fds of a datagram are the files the daemon was seen to send in it. */
+static void check_inflight(struct conn *c, const struct proto_msg *m, const int *fds, size_t nfds)
+{
+	CHECK(c->fly_len, "the client got %zu fds the daemon was not seen to send", nfds);
+	struct inflight *f = &c->fly[c->fly_head];
+	c->fly_head = (c->fly_head + 1) % FZ_MAX_INFLIGHT;
+	c->fly_len--;
+	CHECK(f->type == m->hdr.type && f->count == nfds &&
+	      (m->hdr.type != PROTO_REGION ||
+	       (f->region_id == m->body.region.region_id && f->first == m->body.region.first)),
+	      "the client reads a datagram of type %u with %zu fds; the next sent with fds was "
+	      "type %u with %u", m->hdr.type, nfds, f->type, f->count);
+	for (size_t k = 0; k < nfds; k++) {
+		CHECK(file_id(fds[k]) == f->file[k], "fd %zu of a datagram is not the file sent", k);
+		CHECK(!is_socket(fds[k]) && is_memfd(fds[k], NULL), "the client was sent fd %d, "
+		      "which is no memfd", fds[k]);
+	}
+}
+
 void check_reply(struct conn *c, const uint8_t *buf, size_t len, int *fds, size_t nfds)
 {
 	struct proto_msg m;
 	int r = proto_decode(buf, len, nfds, &m);
 
 	CHECK(r == 0, "the daemon sent a message its own codec rejects: %s", strerror(-r));
+	CHECK(sent_type(c, m.hdr.request) != FZ_SENT_WITH_FDS, "the daemon answered request %u, "
+	      "which came with fds (type %u)", m.hdr.request, m.hdr.type);
+	if (nfds)
+		check_inflight(c, &m, fds, nfds);
 	H.replies[m.hdr.type]++;
 	switch (m.hdr.type) {
 	case PROTO_HELLO_REPLY:
@@ -434,6 +814,7 @@ void check_reply(struct conn *c, const uint8_t *buf, size_t len, int *fds, size_
 		void *t = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 		CHECK(t != MAP_FAILED, "mapping the stash table: %m");
 		c->stash = t;
+		c->table_fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
 		break;
 	}
 	default:

@@ -192,6 +192,77 @@ static void raw(struct script *s, uint8_t c, const void *p, uint16_t len)
 	put(s, p, len);
 }
 
+static void pause_conn(struct script *s, uint8_t c, uint8_t n)
+{
+	u8(s, FZ_PAUSE);
+	u8(s, c);
+	u8(s, n);
+}
+
+static void resume(struct script *s, uint8_t c) { pause_conn(s, c, 0x80); }
+
+static void burst(struct script *s, uint8_t c, uint8_t n, uint8_t kind, uint8_t arg)
+{
+	u8(s, FZ_BURST);
+	u8(s, c);
+	u8(s, (uint8_t)(n - 1)); /* 1..32 */
+	u8(s, kind);
+	u8(s, arg);
+}
+
+static void stash(struct script *s, uint8_t c, uint8_t slot, uint8_t k)
+{
+	u8(s, FZ_STASH);
+	u8(s, c);
+	u8(s, slot);
+	u8(s, k);
+}
+
+static void race(struct script *s, uint8_t c, uint8_t seed)
+{
+	u8(s, FZ_STASH_RACE);
+	u8(s, c);
+	u8(s, seed);
+}
+
+static void take_by(struct script *s, uint8_t how, uint8_t c)
+{
+	u8(s, FZ_TAKE);
+	u8(s, how);
+	u8(s, c);
+}
+
+static void access_(struct script *s, uint8_t uids, uint8_t flags)
+{
+	u8(s, FZ_ACCESS);
+	u8(s, uids);
+	u8(s, flags);
+}
+
+static void fd_msg(struct script *s, uint8_t c, uint8_t what, uint16_t type, const void *body,
+		   uint16_t len)
+{
+	u8(s, FZ_FD_MSG);
+	u8(s, c);
+	u8(s, what);
+	u16(s, type);
+	u16(s, len);
+	put(s, body, len);
+}
+
+static void stash_table(struct script *s, uint8_t c)
+{
+	struct proto_stash st = { 0 };
+
+	msg(s, c, PROTO_STASH, &st, sizeof(st));
+}
+
+/* Stash id sources (session_input.h) */
+#define OWN(j)   (0x40 | (j))   /* j-th newest region the session holds */
+#define NEXT(j)  (0x60 | (j))   /* the id the j-th next allocation gets */
+#define JUNK(j)  (0x80 | (j))
+#define OTHER(j) (0xc0 | (j))   /* a region another session holds */
+
 static void save(const char *name, const struct script *s)
 {
 	write_file("session", name, s->buf, s->len);
@@ -283,11 +354,15 @@ static void session_seeds(void)
 	}
 	save("uids-inspect", &s);
 
-	/* Quotas and access. */
+	/* Quotas and access. Small limits: 4 sessions, the last for root. Two
+	 * sessions of uid 1000 (their limit), one of uid 2000 (not allowed to
+	 * allocate), root's; a fifth connection is refused at accept. */
 	begin(&s, FZ_CFG_SMALL_LIMITS, 0);
-	/* Two sessions of uid 1000 and two of uid 1001 (their limit), one denied. */
-	for (int i = 0; i < 5; i++)
-		open_conn(&s, i == 1 ? FZ_OPEN_DENY : i >= 3 ? FZ_OPEN_UID | 1 << 2 : FZ_OPEN_UID);
+	open_conn(&s, FZ_OPEN_UID);
+	open_conn(&s, FZ_OPEN_DENY);
+	open_conn(&s, FZ_OPEN_UID);
+	open_conn(&s, 0);
+	open_conn(&s, FZ_OPEN_UID | 1 << 2);
 	for (int i = 0; i < 5; i++)
 		hello(&s, (uint8_t)i);
 	for (int i = 0; i < 5; i++)
@@ -300,10 +375,14 @@ static void session_seeds(void)
 	region_op(&s, 2, 1, 2);
 	handle_op(&s, 3, 0, 0);
 	save("quota", &s);
-	/* A third session of uid 1001: over uid-max-sessions, refused at HELLO. */
+	/* Room again, but a third session of uid 1000 is over uid-max-sessions:
+	 * refused at accept; one of uid 1001 is not. */
+	close_conn(&s, 1);
+	close_conn(&s, 3);
+	open_conn(&s, FZ_OPEN_UID);
 	open_conn(&s, FZ_OPEN_UID | 1 << 2);
-	hello(&s, 5);
-	plain_alloc(&s, 5, PS);
+	hello(&s, 6);
+	plain_alloc(&s, 6, PS);
 	save("quota-uid-sessions", &s);
 
 	/* A client dies holding regions; quarantine, then reclaim. */
@@ -552,6 +631,248 @@ static void session_seeds(void)
 	save("violations", &s);
 }
 
+/* Several sessions at once: full send buffers, stash tables written while
+ * replies wait, takes by every path, reloads, fds attached. */
+static void concurrency_seeds(void)
+{
+	struct script s;
+	struct proto_hello hl = { .version = PROTO_VERSION };
+	struct proto_free fr = { 1ull << 32 };
+	struct proto_alloc al = { .nbytes = PS, .highest = UINT64_MAX, .node = -1 };
+
+	/* A names, in its stash, the region whose REGION reply still waits in
+	 * the daemon's queue (A stopped reading, its send buffer is full),
+	 * and one already in its socket; every kind of take runs; pages come
+	 * back from reclaim and go to B; C connects (new fd numbers); then A
+	 * reads. The reply must carry that region's pages, which A must still
+	 * hold: a queue that kept fd numbers, or a take while a reply waits,
+	 * hands A a socket or B's pages here. */
+	for (int trusted = 0; trusted < 2; trusted++) {
+		begin2(&s, 0, trusted ? FZ_CFG2_TRUSTED : 0, 0);
+		open_conn(&s, 0);
+		open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		stash_table(&s, 0);
+		pause_conn(&s, 0, 0);
+		burst(&s, 0, 16, 0, 0);           /* 16 one-page ALLOCs, none read */
+		stash(&s, 0, 1, OWN(0));           /* the one queued */
+		stash(&s, 0, 2, OWN(1));           /* in the socket */
+		stash(&s, 0, 3, NEXT(0));
+		take_by(&s, 0, 1);                 /* every stash */
+		take_by(&s, 1, 1);                 /* idle scan: seen */
+		take_by(&s, 1, 1);                 /* idle scan: taken */
+		take_by(&s, 4, 1);                 /* B short of memory */
+		take_by(&s, 6, 1);                 /* root's quota take */
+		access_(&s, 0x0f, 0);              /* a reload */
+		simple(&s, FZ_RECLAIM);
+		burst(&s, 1, 4, 0, 1);             /* B: 4 x 2 pages */
+		open_conn(&s, 0);
+		hello(&s, 2);
+		pause_conn(&s, 0, 3);              /* A reads three */
+		take_by(&s, 0, 1);
+		resume(&s, 0);
+		take_by(&s, 2, 0);                 /* A's QUERY takes its own */
+		take_by(&s, 3, 0);
+		simple(&s, FZ_RECLAIM);
+		plain_alloc(&s, 2, 8 * PS);
+		save(trusted ? "flood-queued-stash-trusted" : "flood-queued-stash", &s);
+	}
+
+	/* Three sessions interleaved, none reading for a while: ALLOCs, FREEs
+	 * of ids not yet read, EXPORT/IMPORT across them, LISTs and QUERYs
+	 * whose replies pile up; partial reads; a big region to a paused
+	 * client; the reply queue cut short (max_out 2). */
+	for (int big = 0; big < 2; big++) {
+		begin(&s, big ? FZ_CFG_BIG | FZ_CFG_MAX_OUT | FZ_CFG_QUARANTINE : FZ_CFG_QUARANTINE,
+		      0);
+		open_conn(&s, FZ_OPEN_TABLE);
+		open_conn(&s, FZ_OPEN_UID | FZ_OPEN_TABLE);
+		open_conn(&s, FZ_OPEN_STUCK);
+		hello(&s, 2);
+		pause_conn(&s, 0, 0);
+		pause_conn(&s, 1, 0);
+		burst(&s, 0, 14, 0, 0);            /* A: 14 one-page ALLOCs: a reply queues */
+		burst(&s, 1, 4, 7, 0);             /* B: ALLOC, FREE of its id, x4 */
+		burst(&s, 2, 8, 3, 0);             /* C: 8 LISTs of runs */
+		if (big)
+			plain_alloc(&s, 2, 255 * PS);
+		burst(&s, 0, 4, 4, OWN(0));        /* A exports what it holds */
+		pause_conn(&s, 0, 5);
+		burst(&s, 1, 4, 5, 0);             /* B imports A's handles */
+		burst(&s, 2, 6, 2, 0);
+		resume(&s, 1);
+		burst(&s, 0, 3, 1, OWN(0));        /* A frees its newest, unread */
+		burst(&s, 1, 3, 1, OTHER(0));      /* B frees others' (ENOENT) */
+		pause_conn(&s, 2, 2);
+		resume(&s, 0);
+		close_conn(&s, 1);
+		resume(&s, 2);
+		burst(&s, 2, 2, 0, 0);
+		simple(&s, FZ_RECLAIM);
+		save(big ? "flood-big-max-out" : "flood-three-sessions", &s);
+	}
+
+	/* A second thread writes A's stash table while A and B allocate, free
+	 * and look at the pool, takes run and a reload changes access. */
+	begin(&s, FZ_CFG_SMALL_LIMITS | FZ_CFG_GAPS, 8);
+	open_conn(&s, FZ_OPEN_UID);
+	open_conn(&s, FZ_OPEN_UID | 1 << 2);
+	hello(&s, 0);
+	hello(&s, 1);
+	stash_table(&s, 0);
+	stash_table(&s, 1);
+	plain_alloc(&s, 0, PS);
+	plain_alloc(&s, 0, PS);
+	plain_alloc(&s, 1, 2 * PS);
+	race(&s, 0, 3);
+	pause_conn(&s, 0, 0);
+	burst(&s, 0, 4, 0, 0);
+	take_by(&s, 0, 1);
+	take_by(&s, 1, 1);
+	take_by(&s, 1, 1);
+	take_by(&s, 5, 1);                         /* B over a lowered quota */
+	resume(&s, 0);
+	take_by(&s, 2, 0);
+	take_by(&s, 3, 0);
+	burst(&s, 1, 3, 0, 0);
+	take_by(&s, 4, 1);
+	access_(&s, 0x0d, 0);                      /* uid 1001 loses the right */
+	race(&s, 1, 0x11);                         /* now on B's table */
+	take_by(&s, 1, 0);
+	take_by(&s, 1, 0);
+	access_(&s, 0x0f, 0x10);
+	race(&s, 0, 0x80);                         /* stop */
+	stash(&s, 0, 5, OWN(0));
+	take_by(&s, 7, 0);                         /* A's session closes */
+	simple(&s, FZ_RECLAIM);
+	plain_alloc(&s, 1, PS);
+	save("stash-race", &s);
+
+	/* Every take path, each after the stash was filled again: own ids,
+	 * others', predicted, garbage; quarantine on. */
+	begin(&s, FZ_CFG_QUARANTINE, 12);
+	open_conn(&s, 0);
+	open_conn(&s, FZ_OPEN_UID);
+	hello(&s, 0);
+	hello(&s, 1);
+	stash_table(&s, 0);
+	stash_table(&s, 1);
+	for (uint8_t how = 0; how < 8; how++) {
+		plain_alloc(&s, 0, PS);
+		plain_alloc(&s, 1, PS);
+		plain_alloc(&s, 1, PS);
+		stash(&s, 0, (uint8_t)(how * 4), OWN(0));
+		stash(&s, 0, (uint8_t)(how * 4 + 1), OTHER(how));
+		stash(&s, 1, (uint8_t)(how * 4), OWN(1));
+		stash(&s, 1, (uint8_t)(how * 4 + 2), NEXT(0));
+		stash(&s, 1, (uint8_t)(how * 4 + 3), JUNK(how));
+		take_by(&s, how, (uint8_t)(how & 1));
+	}
+	simple(&s, FZ_RECLAIM);
+	save("stash-take-paths", &s);
+
+	/* A reload: uid 1000 loses the right to allocate (its stash is taken,
+	 * it keeps what it holds, LIST shows it no physical address); the
+	 * socket's group 3000 gains it; group 3001 may import other uids'
+	 * handles. */
+	begin(&s, 0, 0);
+	open_conn(&s, FZ_OPEN_UID);
+	open_conn(&s, FZ_OPEN_DENY | FZ_OPEN_GROUP_A);
+	open_conn(&s, FZ_OPEN_DENY | 1 << 2 | FZ_OPEN_GROUP_B);
+	open_conn(&s, 0);
+	open_conn(&s, FZ_OPEN_UID);
+	for (uint8_t i = 0; i < 5; i++)
+		hello(&s, i);
+	stash_table(&s, 0);
+	stash_table(&s, 1);                        /* refused: EACCES */
+	stash_table(&s, 4);
+	plain_alloc(&s, 0, PS);
+	plain_alloc(&s, 0, 2 * PS);
+	plain_alloc(&s, 1, PS);                    /* EACCES */
+	plain_alloc(&s, 4, PS);
+	plain_alloc(&s, 4, PS);
+	region_op(&s, 0, 1, 0);                    /* export */
+	stash(&s, 0, 0, OWN(0));
+	stash(&s, 0, 1, JUNK(1));
+	stash(&s, 4, 0, OWN(0));
+	stash(&s, 4, 1, OTHER(0));
+	list(&s, 1, PROTO_TABLE_PAGES, 0);
+	list(&s, 1, PROTO_TABLE_RUNS, 0);
+	pause_conn(&s, 0, 0);
+	burst(&s, 0, 12, 0, 0);                    /* the last reply stays queued */
+	stash(&s, 0, 2, OWN(0));
+	access_(&s, 0x00, 0x01 | 0x08 | 0x10);     /* by group only; import 3001; no
+						    * SIGHUP take first: the recheck's */
+	list(&s, 1, PROTO_TABLE_PAGES, 0);
+	list(&s, 2, PROTO_TABLE_RUNS, 0);
+	resume(&s, 0);
+	list(&s, 0, PROTO_TABLE_PAGES, 0);
+	list(&s, 0, PROTO_TABLE_REGIONS, 0);
+	plain_alloc(&s, 1, PS);                    /* now allowed */
+	handle_op(&s, 2, 0, 0);                    /* import: EACCES (may not allocate) */
+	access_(&s, 0x00, 0x01 | 0x02 | 0x08 | 0x10);
+	handle_op(&s, 2, 0, 0);                    /* import through group 3001 */
+	region_op(&s, 0, 0, 0);
+	take_by(&s, 0, 0);
+	access_(&s, 0x0f, 0);
+	save("access-reload", &s);
+
+	/* fds attached to requests, of every kind, to sessions before and
+	 * after HELLO, to one whose reply queue is full (the datagram waits
+	 * unread), on empty datagrams; then with SO_PASSRIGHTS off. */
+	for (int refuse = 0; refuse < 2; refuse++) {
+		begin2(&s, 0, refuse ? FZ_CFG2_NO_PASSRIGHTS : 0, 16);
+		for (int i = 0; i < 6; i++)
+			open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		hello(&s, 2);
+		hello(&s, 3);
+		stash_table(&s, 0);
+		plain_alloc(&s, 0, PS);                /* a page fd to send back */
+		fd_msg(&s, 0, FZ_FD_PAGE | FZ_FD_TABLE << 3, PROTO_FREE, &fr, sizeof(fr));
+		fd_msg(&s, 1, FZ_FD_OWN_SOCKET | 2 << 3, PROTO_ALLOC, &al, sizeof(al));
+		fd_msg(&s, 4, FZ_FD_LISTEN, PROTO_HELLO, &hl, sizeof(hl));
+		fd_msg(&s, 5, FZ_FD_SOCKETPAIR | FZ_FDS_EMPTY | 7 << 3, 0, NULL, 0);
+		pause_conn(&s, 2, 0);
+		burst(&s, 2, 12, 2, 0);                /* QUERYs until its queue is full */
+		fd_msg(&s, 2, FZ_FD_MEMFD | 3 << 3, PROTO_ALLOC, &al, sizeof(al));
+		fd_msg(&s, 3, FZ_FD_DEVNULL, PROTO_STASH, &(struct proto_stash){ 0 },
+		       sizeof(struct proto_stash));
+		resume(&s, 2);
+		pause_conn(&s, 3, 0);
+		burst(&s, 3, 12, 3, 4);
+		fd_msg(&s, 3, FZ_FD_PIPE | 1 << 3, PROTO_QUERY, &(struct proto_query){ -1, 0 },
+		       sizeof(struct proto_query));
+		close_conn(&s, 3);                     /* gone with it unread */
+		save(refuse ? "fds-attached-refused" : "fds-attached", &s);
+	}
+
+	/* Pipelined: ALLOC and FREE of the id it will get, before the reply is
+	 * read (trusted mode hands the zeroed pages on at once). */
+	for (int trusted = 0; trusted < 2; trusted++) {
+		begin2(&s, FZ_CFG_GAPS, trusted ? FZ_CFG2_TRUSTED : 0, 20);
+		open_conn(&s, 0);
+		open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		stash_table(&s, 0);
+		pause_conn(&s, 0, 0);
+		burst(&s, 0, 6, 7, 0);
+		stash(&s, 0, 0, NEXT(0));
+		burst(&s, 0, 3, 0, 0);
+		take_by(&s, 1, 1);
+		take_by(&s, 1, 1);
+		simple(&s, FZ_RECLAIM);
+		burst(&s, 1, 4, 0, 0);
+		resume(&s, 0);
+		burst(&s, 1, 4, 1, OWN(0));
+		simple(&s, FZ_RECLAIM);
+		save(trusted ? "pipelined-free-trusted" : "pipelined-free", &s);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096];
@@ -568,5 +889,6 @@ int main(int argc, char **argv)
 	mkdir(path, 0755);
 	proto_seeds();
 	session_seeds();
+	concurrency_seeds();
 	return 0;
 }
