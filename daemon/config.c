@@ -389,25 +389,14 @@ int config_load(const char *path, struct settings *s, char *err, size_t errlen)
 	return r;
 }
 
-/* Copy field j of k to where it is in force while the daemon runs, if elsewhere. */
-static void put_live(struct server *srv, const struct key *k, struct settings *s, int j)
+void config_apply_live(const struct settings *s, struct server *srv)
 {
-	size_t off = k->f[j].off, lim = offsetof(struct settings, limits);
-	size_t acc = offsetof(struct settings, access);
-	void *to = NULL;
-
-	if (off >= lim && off < lim + sizeof(struct limits))
-		to = (char *)&srv->limits + (off - lim);
-	else if (off >= acc && off < acc + sizeof(struct access))
-		to = (char *)&srv->access + (off - acc);
-	else if (off == offsetof(struct settings, log_level))
-		to = &log_max_level;
-	if (to)
-		memcpy(to, field(k, s, j), k->f[j].len);
+	log_max_level = s->log_level;
+	pool_set_quarantine(&srv->pool, s->quarantine_ms);
+	server_apply(srv, &s->limits, &s->access);
 }
 
-int config_reload(const char *path, struct settings *s, struct server *srv, char *err,
-		  size_t errlen)
+int config_reload(const char *path, struct settings *s, char *err, size_t errlen)
 {
 	char applied[512] = "", restart[sizeof(applied)] = "";
 	struct settings n;
@@ -431,10 +420,8 @@ int config_reload(const char *path, struct settings *s, struct server *srv, char
 		if (!changed)
 			continue;
 		snprintf(list + len, sizeof(applied) - len, "%s%s", len ? ", " : "", k->name);
-		for (int j = 0; j < 2 && k->f[j].len && k->live; j++) {
+		for (int j = 0; j < 2 && k->f[j].len && k->live; j++)
 			memcpy(field(k, s, j), field(k, &n, j), k->f[j].len);
-			put_live(srv, k, s, j);
-		}
 	}
 	if (*restart)
 		log_notice("%s: not applied until contigd restarts: %s", path, restart);

@@ -29,12 +29,16 @@ int config_apply(struct settings *s, const char *key, const char *value, char *e
 int config_load(const char *path, struct settings *s, char *err, size_t errlen);
 
 /*
- * SIGHUP: re-read path and apply what can change without touching live
- * regions (log level, limits, access lists) to *s and srv; log one line
- * saying what was applied and which changed keys need a restart. Returns 0,
- * or -errno with the reason in err (then nothing changed).
+ * SIGHUP: re-read path and take what can change without touching live
+ * regions (log level, quarantine, limits, access lists) into *s; log one
+ * line saying what was applied and which changed keys need a restart.
+ * Returns 0, or -errno with the reason in err (then nothing changed).
+ * config_apply_live puts them in force.
  */
-int config_reload(const char *path, struct settings *s, struct server *srv, char *err,
-		  size_t errlen);
+int config_reload(const char *path, struct settings *s, char *err, size_t errlen);
+
+/* Put the live settings in force: the one place a start or a reload does
+ * it (log level, the pool's quarantine, the server's limits and access). */
+void config_apply_live(const struct settings *s, struct server *srv);
 
 #endif

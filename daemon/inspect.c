@@ -20,11 +20,13 @@
  * see the same rows with phys 0: sizes, states and counts.
  */
 #define _GNU_SOURCE
-#include "server.h"
+#include "dispatch.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "server.h"
 
 #define LIST_BYTES (PROTO_MAX_MSG - sizeof(struct proto_hdr) - sizeof(struct proto_list_reply))
 
@@ -56,10 +58,12 @@ static void *out_next(struct page_out *o)
 	return it;
 }
 
-static int out_send(struct session *s, const struct proto_msg *m, struct page_out *o)
+static enum outcome out_send(struct session *s, const struct proto_msg *m, struct page_out *o)
 {
-	return session_queue(s, PROTO_LIST_REPLY, m->hdr.request, o->buf,
-			     sizeof(*o->rep) + (size_t)o->rep->count * o->item_size);
+	int r = conn_queue(&s->conn, PROTO_LIST_REPLY, m->hdr.request, o->buf,
+			   sizeof(*o->rep) + (size_t)o->rep->count * o->item_size);
+
+	return r < 0 ? OUTCOME_UNDELIVERABLE : OUTCOME_REPLIED;
 }
 
 static bool privileged(const struct session *s)
@@ -135,7 +139,7 @@ static void list_regions(struct session *s, uint64_t cursor, struct page_out *o)
 	uint64_t k = cursor;
 
 	for (; k < p->npages && o->rep->count < o->max; k++) {
-		const struct region *rg = p->slots[k];
+		const struct region *rg = pool_region_at(p, (uint32_t)k);
 		if (!rg)
 			continue;
 		if (!region_visible(s, rg))
@@ -219,17 +223,21 @@ static void stat_put(struct stat_walk *w, const char *name, uint64_t v)
 static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 {
 	const struct pool_stats *st = &s->srv->pool.stats;
+	const struct server_stats *sv = &s->srv->stats;
 	struct stat_walk w = { .o = o, .cursor = cursor };
 
+	/* In the order contigctl has always shown them, wherever each is
+	 * counted: the pool's, and the server's (SV). */
 #define STAT(f) stat_put(&w, #f, st->f)
+#define SV(f) stat_put(&w, #f, sv->f)
 	STAT(allocs);
 	STAT(frees);
-	STAT(fail_einval);
-	STAT(fail_enomem);
-	STAT(fail_edquot);
-	STAT(fail_eacces);
-	STAT(fail_other);
-	STAT(waits);
+	SV(fail_einval);
+	SV(fail_enomem);
+	SV(fail_edquot);
+	SV(fail_eacces);
+	SV(fail_other);
+	SV(waits);
 	STAT(bytes_served);
 	STAT(reclaims);
 	STAT(zeroed_in_place);
@@ -243,18 +251,19 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 	STAT(audits);
 	STAT(wrong_node);
 	STAT(audit_moved);
-	STAT(imports);
-	STAT(exports);
-	STAT(protocol_errors);
-	STAT(sessions_total);
+	SV(imports);
+	SV(exports);
+	SV(protocol_errors);
+	SV(sessions_total);
 	STAT(repair_looked);
 	STAT(repair_swapped);
-	STAT(stash_taken);
-	STAT(stash_bogus);
+	SV(stash_taken);
+	SV(stash_bogus);
 #undef STAT
+#undef SV
 }
 
-int inspect_list(struct session *s, const struct proto_msg *m)
+enum outcome inspect_list(struct session *s, const struct proto_msg *m)
 {
 	static const size_t item_size[PROTO_TABLE_MAX] = {
 		[PROTO_TABLE_RUNS] = sizeof(struct proto_run_item),
@@ -280,7 +289,7 @@ int inspect_list(struct session *s, const struct proto_msg *m)
 	case PROTO_TABLE_REGIONS: list_regions(s, cursor, &o); break;
 	case PROTO_TABLE_SESSIONS: list_sessions(s, cursor, &o); break;
 	case PROTO_TABLE_STATS: list_stats(s, cursor, &o); break;
-	default: return -EPROTO;
+	default: return OUTCOME_VIOLATION;
 	}
 	return out_send(s, m, &o);
 }

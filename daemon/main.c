@@ -35,7 +35,7 @@ static struct settings arg;
 static const char *arg_config;
 static bool socket_ours;
 static bool arg_no_pin;              /* bound by us (not systemd): unlink at exit */
-static struct loop_source signal_src, timer_src, quarantine_src;
+static struct loop_source signal_src, timer_src, quarantine_src, reclaim_src;
 static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
 static bool listen_paused;
@@ -385,11 +385,10 @@ static void on_signal(struct loop_source *src, uint32_t events)
 			server_take_stashes(&srv);
 			if (!arg_config)
 				log_info("SIGHUP: no --config file, nothing to re-read");
-			else if (config_reload(arg_config, &arg, &srv, err, sizeof(err)) < 0)
+			else if (config_reload(arg_config, &arg, err, sizeof(err)) < 0)
 				log_err("SIGHUP: %s; nothing changed", err);
 			else
-				server_access_recheck(&srv);
-			srv.pool.quarantine_ns = (uint64_t)arg.quarantine_ms * 1000000u;
+				config_apply_live(&arg, &srv);
 			continue;
 		}
 		if (si.ssi_signo == SIGUSR1) {
@@ -456,7 +455,7 @@ static void on_turn_end(struct loop *l)
 	(void)l;
 	server_reap(&srv);
 	/* A session that died this turn may have put pages in quarantine. */
-	if (srv.pool.q_len && !quarantine_armed)
+	if (pool_quarantine_waiting(&srv.pool) && !quarantine_armed)
 		quarantine_arm(pool_quarantine_expire(&srv.pool, now_ns()));
 	pool_reclaim_kick(&srv.pool);
 }
@@ -492,7 +491,7 @@ static int setup_sources(void)
 		return -errno;
 	if ((r = loop_add(&srv.loop, &quarantine_src, fd, EPOLLIN, on_quarantine_timer)) < 0)
 		return r;
-	return loop_add(&srv.loop, &srv.reclaim_src, srv.pool.reclaim.event_fd, EPOLLIN,
+	return loop_add(&srv.loop, &reclaim_src, pool_reclaim_fd(&srv.pool), EPOLLIN,
 			on_reclaim);
 }
 
@@ -513,11 +512,9 @@ int main(int argc, char **argv)
 		return 2;
 	log_max_level = arg.log_level;
 
-	srv.listen_fd = -1;
+	server_init(&srv);
 	srv.limits = arg.limits;
 	srv.access = arg.access;
-	list_init(&srv.sessions);
-	list_init(&srv.parked);
 	if (loop_init(&srv.loop) < 0)
 		return 1;
 	srv.loop.turn_end = on_turn_end;

@@ -18,14 +18,6 @@
 
 #include "log.h"
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct fault_job {
 	struct pool *p;
 	uint32_t *next;              /* shared: the next id to fault */
@@ -268,6 +260,11 @@ void pool_destroy(struct pool *p)
 	p->pages = NULL;
 	p->slots = NULL;
 	p->free_slots = NULL;
+}
+
+void pool_set_quarantine(struct pool *p, uint32_t ms)
+{
+	p->quarantine_ns = (uint64_t)ms * 1000000u;
 }
 
 struct region *pool_region_find(struct pool *p, uint64_t id)

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "backing.h"
+#include "clock.h"
 #include "extent.h"
 #include "list.h"
 #include "proto.h"
@@ -69,15 +70,10 @@ struct region {
 	uint32_t ids[];              /* page ids, in physical order */
 };
 
+/* What the pool did (the server counts what happened to requests). */
 struct pool_stats {
 	uint64_t allocs;
 	uint64_t frees;
-	uint64_t fail_einval;
-	uint64_t fail_enomem;
-	uint64_t fail_edquot;
-	uint64_t fail_eacces;
-	uint64_t fail_other;
-	uint64_t waits;              /* allocations that waited for reclaim */
 	uint64_t bytes_served;
 	uint64_t reclaims;           /* pages reclaimed */
 	uint64_t zeroed_in_place;    /* of which zeroed in place (trusted mode) */
@@ -91,14 +87,8 @@ struct pool_stats {
 	uint64_t audits;
 	uint64_t wrong_node;         /* pages the kernel put on another node than asked */
 	uint64_t audit_moved;        /* live pages found at another address by an audit */
-	uint64_t imports;
-	uint64_t exports;
-	uint64_t protocol_errors;
-	uint64_t sessions_total;
 	uint64_t repair_looked;      /* spare hugepages faulted as candidates by repair */
 	uint64_t repair_swapped;     /* free pool pages exchanged for them (longer runs) */
-	uint64_t stash_taken;        /* stashed regions the daemon took back (freed) */
-	uint64_t stash_bogus;        /* ids in a stash that named no region of its session */
 };
 
 struct pool_config {
@@ -152,7 +142,17 @@ struct pool {
 	uint64_t started_ns;
 };
 
-uint64_t now_ns(void);
+/* A page's fd (borrowed: valid until the loop next changes the pool) and
+ * node. */
+static inline int pool_page_fd(const struct pool *p, uint32_t id)
+{
+	return p->pages[id].fd;
+}
+
+static inline int32_t pool_page_node(const struct pool *p, uint32_t id)
+{
+	return p->ext.pages[id].node;
+}
 
 /*
  * Acquire cfg->npages pages through ops (in parallel), locate them and set
@@ -198,6 +198,11 @@ struct lease *pool_lease_of(struct region *r, void *holder);
 uint32_t pool_reclaim_collect(struct pool *p);
 /* Put LOST pages back on the reclaim queue; returns how many. */
 uint32_t pool_retry_lost(struct pool *p);
+/* Readable when reclaim finished pages (then pool_reclaim_collect). */
+static inline int pool_reclaim_fd(const struct pool *p)
+{
+	return p->reclaim.event_fd;
+}
 /* Pages still being reclaimed. */
 uint32_t pool_reclaiming(const struct pool *p);
 
@@ -215,6 +220,19 @@ void pool_reclaim_kick(struct pool *p);
  * and nothing changed.
  */
 int pool_page_swap(struct pool *p, uint32_t id, struct backing_page *pg);
+
+/* How long a dead session's pages wait before they are reclaimed. */
+void pool_set_quarantine(struct pool *p, uint32_t ms);
+/* Pages wait in quarantine (the caller arms a timer for them). */
+static inline bool pool_quarantine_waiting(const struct pool *p)
+{
+	return p->q_len != 0;
+}
+/* The region in slot, or NULL (slots < npages; for inspection). */
+static inline struct region *pool_region_at(const struct pool *p, uint32_t slot)
+{
+	return slot < p->npages ? p->slots[slot] : NULL;
+}
 
 /* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
 void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);

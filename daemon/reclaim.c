@@ -6,20 +6,14 @@
 #define _GNU_SOURCE
 #include "reclaim.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *reclaim_main(void *arg)
 {
@@ -44,7 +38,7 @@ static void *reclaim_main(void *arg)
 		pthread_mutex_unlock(&rc->lock);
 
 		struct reclaim_done d = { .id = id, .page = { .fd = -1 } };
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = now_ns();
 		if (keep.fd >= 0) {
 			d.error = rc->ops->zero(rc->ops_ctx, &keep, rc->page_size);
 			d.page = keep;
@@ -65,7 +59,7 @@ static void *reclaim_main(void *arg)
 				d.error = rc->ops->acquire(rc->ops_ctx, rc->page_size, &d.page);
 			}
 		}
-		d.ns = mono_ns() - t0;
+		d.ns = now_ns() - t0;
 
 		pthread_mutex_lock(&rc->lock);
 		rc->done[(rc->done_head + rc->done_len) % rc->cap] = d;

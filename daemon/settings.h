@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "limits.h"
+#include "proto.h"
 
 #define SETTINGS_DEFAULT_SOCKET "/run/contigd/contigd.sock"
 #define SETTINGS_DEFAULT_POOL   (256ull << 20)

@@ -4,7 +4,7 @@
  * (daemon/config.c): every key with good and bad values, through the file
  * and through config_apply (the command line), the file syntax (comments,
  * whitespace, CRLF, long lines, duplicates), I/O errors, and SIGHUP
- * (config_reload) on a hand-built struct server: live keys are applied to
+ * (config_reload, config_apply_live) on a hand-built struct server: live keys are applied to
  * the server, restart-only keys are reported and left alone, the command
  * line wins, and a bad file changes nothing.
  */
@@ -601,6 +601,7 @@ static void daemon_start(struct running *d, const char *text, const char *cmdlin
 				 0);
 	d->srv = calloc(1, sizeof(*d->srv));
 	assert_non_null(d->srv);
+	server_init(d->srv);
 	d->srv->limits = d->arg.limits;
 	d->srv->access = d->arg.access;
 	d->srv->access.socket_gid = 4242; /* main.c sets it from socket-group */
@@ -620,7 +621,10 @@ static int daemon_reload(struct running *d, const char *text)
 	assert_true(fd >= 0);
 	saved = dup(STDERR_FILENO);
 	assert_true(dup2(fd, STDERR_FILENO) >= 0);
-	r = config_reload(write_conf(text), &d->arg, d->srv, err, sizeof(err));
+	/* As main.c on SIGHUP: read, then put in force in one place. */
+	r = config_reload(write_conf(text), &d->arg, err, sizeof(err));
+	if (r == 0)
+		config_apply_live(&d->arg, d->srv);
 	assert_true(dup2(saved, STDERR_FILENO) >= 0);
 	close(saved);
 	n = pread(fd, d->log, sizeof(d->log) - 1, 0);
@@ -751,7 +755,7 @@ static void test_reload_bad_file_changes_nothing(void **state)
 	assert_string_equal(d.log, "");
 
 	assert_int_equal(unlink(conf), 0);
-	assert_int_equal(config_reload(conf, &d.arg, d.srv, err, sizeof(err)), -ENOENT);
+	assert_int_equal(config_reload(conf, &d.arg, err, sizeof(err)), -ENOENT);
 	assert_memory_equal(&d.arg, &before_arg, sizeof(before_arg));
 	free(before_srv);
 	free(d.srv);

@@ -84,7 +84,7 @@ static int count_fds(void)
 /* ---- the clients ---- */
 
 /* Read one reply: false when there is none (or no more will come). */
-static bool read_one(struct conn *c)
+static bool read_one(struct client *c)
 {
 	static uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
@@ -106,7 +106,7 @@ static bool read_one(struct conn *c)
 	return true;
 }
 
-static void drain(struct conn *c)
+static void drain(struct client *c)
 {
 	while (!c->paused && read_one(c))
 		;
@@ -150,7 +150,7 @@ static void settle(void)
 	server_retry_parked(&H.srv);
 }
 
-static struct conn *pick_conn(void)
+static struct client *pick_conn(void)
 {
 	uint8_t k;
 
@@ -159,7 +159,7 @@ static struct conn *pick_conn(void)
 	return &H.conns[k % H.nconns];
 }
 
-static void send_msg(struct conn *c, const void *buf, size_t len, const int *fds, size_t nfds)
+static void send_msg(struct client *c, const void *buf, size_t len, const int *fds, size_t nfds)
 {
 	/* Refused sends (a daemon that stopped reading, or hung up) are
 	 * what a real client would see; nothing to check here. */
@@ -169,7 +169,7 @@ static void send_msg(struct conn *c, const void *buf, size_t len, const int *fds
 
 /* proto_send takes at most PROTO_MAX_FDS; a hostile client sends up to
  * SCM_MAX_FD (253). */
-static bool send_raw_fds(struct conn *c, const void *buf, size_t len, const int *fds, size_t nfds)
+static bool send_raw_fds(struct client *c, const void *buf, size_t len, const int *fds, size_t nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * 253)];
@@ -206,7 +206,7 @@ static bool send_raw_fds(struct conn *c, const void *buf, size_t len, const int 
 	return false;
 }
 
-static void send_request(struct conn *c, uint16_t type, const void *body, size_t len)
+static void send_request(struct client *c, uint16_t type, const void *body, size_t len)
 {
 	uint8_t buf[PROTO_MAX_MSG];
 	uint32_t request = ++H.next_request;
@@ -250,7 +250,7 @@ static void cmd_open(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct fake_peer peer = { 0 };
 	struct session who = { 0 };
-	struct conn *c;
+	struct client *c;
 	uint32_t before = H.srv.nsessions;
 	socklen_t salen = sizeof(sa);
 	uint8_t flags;
@@ -283,7 +283,7 @@ static void cmd_open(void)
 	fake_peer_disarm();
 	CHECK(r == 0, "server_accept: %s", strerror(-r));
 	c = &H.conns[H.nconns++];
-	*c = (struct conn){ .fd = fd, .paused = flags & FZ_OPEN_STUCK, .root = peer.uid == 0,
+	*c = (struct client){ .fd = fd, .paused = flags & FZ_OPEN_STUCK, .root = peer.uid == 0,
 			    .uid = peer.uid, .table_fd = -1, .kept_page = -1 };
 	CHECK((H.srv.nsessions > before) == admit, "a connection of uid %u was %s (%u sessions)",
 	      (unsigned)peer.uid, admit ? "refused" : "admitted", before);
@@ -297,7 +297,7 @@ static void cmd_open(void)
 	      "session of uid %u: may_alloc %d", (unsigned)s->cred.uid, s->may_alloc);
 	/* A small send buffer, so that replies back up after a few datagrams. */
 	int small = 4096;
-	(void)setsockopt(s->src.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	(void)setsockopt(s->conn.src.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	c->session_id = s->id;
 	if (flags & FZ_OPEN_TABLE) {
 		struct proto_hello h = { .version = PROTO_VERSION };
@@ -312,7 +312,7 @@ static void cmd_open(void)
 
 /* The session behind c is about to die: remember the shared regions it
  * holds that will outlive it (small ones; quarantine must be on). */
-static void taint_shared(const struct conn *c)
+static void taint_shared(const struct client *c)
 {
 	struct session *s = session_by_id(c->session_id);
 	struct list_node *n, *t;
@@ -335,7 +335,7 @@ static void taint_shared(const struct conn *c)
  * flight would keep the connection open, and the daemon, waiting to write
  * to it, would never see the hang-up; a process that dies does not leave
  * its socket in the daemon's queue either. */
-static void conn_close(struct conn *c)
+static void client_close(struct client *c)
 {
 	if (c->fd < 0)
 		return;
@@ -349,16 +349,16 @@ static void conn_close(struct conn *c)
 
 static void cmd_close(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 
 	if (c)
-		conn_close(c);
+		client_close(c);
 }
 
 static void cmd_raw(bool with_fds)
 {
 	static uint8_t buf[PROTO_MAX_MSG + 64];
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	int fds[253];
 	uint8_t nfds = 0;
 	uint16_t len;
@@ -389,7 +389,7 @@ static void cmd_raw(bool with_fds)
 static void cmd_msg(void)
 {
 	uint8_t body[PROTO_MAX_MSG];
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint16_t type, len;
 
 	if (!c || !take(&type, 2) || !take(&len, 2))
@@ -404,7 +404,7 @@ static void cmd_msg(void)
 
 static void cmd_region_op(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint8_t op, k;
 	uint64_t id;
 
@@ -424,7 +424,7 @@ static void cmd_region_op(void)
 
 static void cmd_handle_op(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	struct proto_handle h = { { 0 } };
 	uint8_t op, k;
 
@@ -492,7 +492,7 @@ static uint64_t garbage_id(uint8_t k)
 }
 
 /* The j-th newest region the session of c holds, as the daemon sees it. */
-static uint64_t own_region(const struct conn *c, uint32_t j)
+static uint64_t own_region(const struct client *c, uint32_t j)
 {
 	struct session *s = session_by_id(c->session_id);
 	struct list_node *n;
@@ -508,7 +508,7 @@ static uint64_t own_region(const struct conn *c, uint32_t j)
 }
 
 /* The j-th region (in slot order) that the session of c does not hold. */
-static uint64_t other_region(const struct conn *c, uint32_t j)
+static uint64_t other_region(const struct client *c, uint32_t j)
 {
 	struct session *s = session_by_id(c->session_id);
 	struct pool *p = &H.srv.pool;
@@ -537,7 +537,7 @@ static uint64_t learnt_region(uint32_t j)
 	return known ? H.regions[j % known] : 0;
 }
 
-static uint64_t pick_id(const struct conn *c, uint8_t k, uint32_t i)
+static uint64_t pick_id(const struct client *c, uint8_t k, uint32_t i)
 {
 	switch (k >> 6) {
 	case 0: return learnt_region(k + i);
@@ -549,7 +549,7 @@ static uint64_t pick_id(const struct conn *c, uint8_t k, uint32_t i)
 
 static void cmd_stash(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint8_t slot, k;
 
 	if (!c || !take(&slot, 1) || !take(&k, 1) || !c->stash)
@@ -565,7 +565,7 @@ static void cmd_stash(void)
 
 static void cmd_pause(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint8_t n;
 
 	if (!c || !take(&n, 1))
@@ -580,7 +580,7 @@ static void cmd_pause(void)
 		;
 }
 
-static void send_alloc(struct conn *c, uint64_t nbytes, uint32_t flags)
+static void send_alloc(struct client *c, uint64_t nbytes, uint32_t flags)
 {
 	struct proto_alloc a = { .nbytes = nbytes, .highest = UINT64_MAX, .node = PROTO_NODE_ANY,
 				 .flags = flags };
@@ -588,21 +588,21 @@ static void send_alloc(struct conn *c, uint64_t nbytes, uint32_t flags)
 	send_request(c, PROTO_ALLOC, &a, sizeof(a));
 }
 
-static void send_free(struct conn *c, uint64_t id)
+static void send_free(struct client *c, uint64_t id)
 {
 	struct proto_free f = { .region_id = id };
 
 	send_request(c, PROTO_FREE, &f, sizeof(f));
 }
 
-static void send_list(struct conn *c, uint32_t table)
+static void send_list(struct client *c, uint32_t table)
 {
 	struct proto_list l = { .table = table };
 
 	send_request(c, PROTO_LIST, &l, sizeof(l));
 }
 
-static void send_query(struct conn *c)
+static void send_query(struct client *c)
 {
 	struct proto_query q = { .node = PROTO_NODE_ANY };
 
@@ -611,7 +611,7 @@ static void send_query(struct conn *c)
 
 static void cmd_burst(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint8_t n, kind, arg;
 
 	if (!c || !take(&n, 1) || !take(&kind, 1) || !take(&arg, 1))
@@ -686,7 +686,7 @@ static void race_stop(void)
 
 static void cmd_stash_race(void)
 {
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	struct racer *r = &H.racer;
 	uint8_t seed;
 
@@ -717,7 +717,7 @@ static void cmd_stash_race(void)
 static void cmd_take(void)
 {
 	uint8_t how;
-	struct conn *c;
+	struct client *c;
 
 	if (!take(&how, 1) || !(c = pick_conn()))
 		return;
@@ -744,7 +744,7 @@ static void cmd_take(void)
 		if (s)
 			server_take_stashes_of(&H.srv, s->cred.uid);
 		break;
-	default: conn_close(c); break;
+	default: client_close(c); break;
 	}
 }
 
@@ -761,7 +761,7 @@ static void cmd_access(void)
 	for (uint32_t i = 0; i < H.nconns; i++) {
 		struct session *s = session_by_id(H.conns[i].session_id);
 		had[i] = s && s->may_alloc;
-		queued[i] = s && s->out_head;
+		queued[i] = s && s->conn.out_head;
 	}
 	/* SIGHUP takes every stash before it reads the new configuration. */
 	if (!(flags & 16))
@@ -781,14 +781,14 @@ static void cmd_access(void)
 		a->import_gids[a->nimport_gids++] = 3000;
 	if (flags & 8)
 		a->import_gids[a->nimport_gids++] = 3001;
-	server_access_recheck(&H.srv);
+	server_apply(&H.srv, &H.srv.limits, &H.srv.access);
 	H.access_changed = true;
 	H.rechecks++;
 	/* Every live session judged by the new lists; one that lost the right
 	 * keeps no stash, unless a reply of its was queued (it keeps it until
 	 * that reply leaves) or the writer thread keeps filling it. */
 	for (uint32_t i = 0; i < H.nconns; i++) {
-		struct conn *c = &H.conns[i];
+		struct client *c = &H.conns[i];
 		struct session *s = session_by_id(c->session_id);
 		if (!s)
 			continue;
@@ -808,7 +808,7 @@ static void cmd_access(void)
 /* ---- fds attached to requests ---- */
 
 /* An fd of the kind to send, and whether it is the harness's to close after. */
-static int fd_of_kind(struct conn *c, unsigned kind, bool *ours)
+static int fd_of_kind(struct client *c, unsigned kind, bool *ours)
 {
 	int fd = -1, two[2];
 
@@ -847,7 +847,7 @@ static void cmd_fd_msg(void)
 {
 	static uint8_t buf[PROTO_MAX_MSG];
 	uint8_t body[PROTO_MAX_MSG];
-	struct conn *c = pick_conn();
+	struct client *c = pick_conn();
 	uint16_t type, len;
 	uint8_t what;
 	int fds[9], probe[2];
@@ -1024,14 +1024,14 @@ static void report(void)
 		H.statuses[0], H.statuses[1], H.statuses[2], H.statuses[3], H.statuses[4],
 		H.statuses[5], H.statuses[6], H.statuses[7], H.pages_checked, H.hangups,
 		(unsigned long long)st->allocs, (unsigned long long)st->frees,
-		(unsigned long long)st->waits, (unsigned long long)st->protocol_errors,
+		(unsigned long long)H.srv.stats.waits, (unsigned long long)H.srv.stats.protocol_errors,
 		(unsigned long long)st->lost, (unsigned long long)st->audit_moved,
 		(unsigned long long)st->quarantined, (unsigned long long)H.fb.acquires,
 		(unsigned long long)H.fb.revokes, (unsigned long long)H.fb.pins,
 		(unsigned long long)H.fb.zeroes, (unsigned long long)st->repair_looked,
 		(unsigned long long)st->repair_swapped,
-		H.replies[PROTO_STASH_TABLE], (unsigned long long)st->stash_taken,
-		(unsigned long long)st->stash_bogus, H.takes[0], H.takes[1], H.takes[2], H.takes[3],
+		H.replies[PROTO_STASH_TABLE], (unsigned long long)H.srv.stats.stash_taken,
+		(unsigned long long)H.srv.stats.stash_bogus, H.takes[0], H.takes[1], H.takes[2], H.takes[3],
 		H.takes[4], H.takes[5], H.takes[6], H.takes[7], H.rechecks,
 		(unsigned long long)H.race_writes, H.sent_datagrams, H.sent_fds, H.max_queued,
 		H.refused, H.fd_msgs, H.probes_closed);
@@ -1041,8 +1041,8 @@ static void report(void)
 static void close_clients(void)
 {
 	for (uint32_t i = 0; i < H.nconns; i++) {
-		struct conn *c = &H.conns[i];
-		conn_close(c);
+		struct client *c = &H.conns[i];
+		client_close(c);
 		if (c->kept_page >= 0)
 			close(c->kept_page);
 		if (c->table_fd >= 0)

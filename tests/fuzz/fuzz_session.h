@@ -53,7 +53,7 @@ struct inflight {
 };
 #define FZ_MAX_INFLIGHT 32
 
-struct conn {
+struct client {
 	int fd;                      /* the client's end */
 	bool paused;                 /* reads no reply (FZ_OPEN_STUCK, FZ_PAUSE) */
 	bool eof;                    /* the daemon hung up */
@@ -94,7 +94,7 @@ struct racer {
 struct harness {
 	struct fake_backing fb;
 	struct server srv;
-	struct conn conns[FZ_MAX_CONNS];
+	struct client conns[FZ_MAX_CONNS];
 	uint32_t nconns;
 	uint64_t regions[FZ_MAX_KNOWN];
 	uint32_t nregions;
@@ -136,9 +136,9 @@ extern struct harness H;
 /* The daemon's state obeys its rules (after every command). */
 void check_state(void);
 /* One datagram a client read: valid, and true to the pool (fds closed by the caller). */
-void check_reply(struct conn *c, const uint8_t *buf, size_t len, int *fds, size_t nfds);
+void check_reply(struct client *c, const uint8_t *buf, size_t len, int *fds, size_t nfds);
 /* Remember a request sent on c, for matching its reply. */
-void remember_sent(struct conn *c, uint32_t request, uint16_t type);
+void remember_sent(struct client *c, uint32_t request, uint16_t type);
 struct session *session_by_id(uint64_t id);
 uint32_t reclaim_in_flight(void);
 /* The daemon sent a datagram (fake_socket.c's hook): if on a session's

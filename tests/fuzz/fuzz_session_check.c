@@ -119,13 +119,13 @@ static struct session *session_by_fd(int fd)
 
 	for (n = H.srv.sessions.next; n != &H.srv.sessions; n = n->next) {
 		struct session *s = container_of(n, struct session, link);
-		if (!s->dead && s->src.fd == fd)
+		if (!s->dead && s->conn.src.fd == fd)
 			return s;
 	}
 	return NULL;
 }
 
-static struct conn *conn_of(uint64_t session_id)
+static struct client *conn_of(uint64_t session_id)
 {
 	for (uint32_t i = 0; i < H.nconns; i++)
 		if (H.conns[i].session_id == session_id)
@@ -392,14 +392,14 @@ static void check_queues(void)
 
 	for (n = H.srv.sessions.next; n != &H.srv.sessions; n = n->next) {
 		struct session *s = container_of(n, struct session, link);
-		struct outmsg **tail = &s->out_head;
+		struct outmsg **tail = &s->conn.out_head;
 		uint32_t count = 0;
 
 		if (s->dead) {
-			CHECK(!s->out_head && !s->nout, "a dead session keeps a reply queue");
+			CHECK(!s->conn.out_head && !s->conn.nout, "a dead session keeps a reply queue");
 			continue;
 		}
-		for (struct outmsg *m = s->out_head; m; tail = &m->next, m = m->next) {
+		for (struct outmsg *m = s->conn.out_head; m; tail = &m->next, m = m->next) {
 			struct proto_msg pm;
 			count++;
 			CHECK(proto_decode(m->buf, m->len, m->region_id ? m->nfds : m->owned_fd >= 0,
@@ -432,8 +432,8 @@ static void check_queues(void)
 				      pm.hdr.type, m->owned_fd);
 			}
 		}
-		CHECK(count == s->nout && s->out_tail == tail, "reply queue of %u datagrams, "
-		      "nout %u", count, s->nout);
+		CHECK(count == s->conn.nout && s->conn.out_tail == tail, "reply queue of %u datagrams, "
+		      "nout %u", count, s->conn.nout);
 		CHECK(count <= H.srv.limits.max_out, "%u replies queued, max_out %u", count,
 		      H.srv.limits.max_out);
 		if (count > H.max_queued)
@@ -561,7 +561,7 @@ void check_sent(int sock, const struct msghdr *msg, ssize_t sent)
 	}
 	if (!nfds)
 		return;
-	struct conn *c = conn_of(s->id);
+	struct client *c = conn_of(s->id);
 	CHECK(c, "session %llu has no client", (unsigned long long)s->id);
 	CHECK(c->fly_len < FZ_MAX_INFLIGHT, "more than %u datagrams with fds in flight",
 	      FZ_MAX_INFLIGHT);
@@ -574,14 +574,14 @@ void check_sent(int sock, const struct msghdr *msg, ssize_t sent)
 		f->file[k] = file_id(fds[k]);
 }
 
-void remember_sent(struct conn *c, uint32_t request, uint16_t type)
+void remember_sent(struct client *c, uint32_t request, uint16_t type)
 {
 	c->sent[c->nsent++ % 64] = (struct sent){ request, type };
 }
 
 /* The type of the request a reply answers, or 0 when unknown or ambiguous
  * (a raw datagram may have reused a request id). */
-static uint16_t sent_type(const struct conn *c, uint32_t request)
+static uint16_t sent_type(const struct client *c, uint32_t request)
 {
 	uint16_t type = 0;
 	uint32_t n = c->nsent < 64 ? c->nsent : 64;
@@ -635,7 +635,7 @@ static void check_page(int fd, uint64_t region_id, bool fresh)
 	H.pages_checked++;
 }
 
-static void check_region_reply(struct conn *c, const struct proto_msg *m, const int *fds, size_t nfds)
+static void check_region_reply(struct client *c, const struct proto_msg *m, const int *fds, size_t nfds)
 {
 	const struct proto_region *r = &m->body.region;
 	struct pool *p = &H.srv.pool;
@@ -711,7 +711,7 @@ static bool uid_holds(const struct region *rg, uid_t uid)
 	return false;
 }
 
-static void check_list_reply(struct conn *c, const struct proto_msg *m)
+static void check_list_reply(struct client *c, const struct proto_msg *m)
 {
 	const struct proto_list_reply *lr = &m->body.list_reply;
 	struct session *self = session_by_id(c->session_id);
@@ -744,7 +744,7 @@ static void check_list_reply(struct conn *c, const struct proto_msg *m)
 }
 
 /* The fds of a datagram are the files the daemon was seen to send in it. */
-static void check_inflight(struct conn *c, const struct proto_msg *m, const int *fds, size_t nfds)
+static void check_inflight(struct client *c, const struct proto_msg *m, const int *fds, size_t nfds)
 {
 	CHECK(c->fly_len, "the client got %zu fds the daemon was not seen to send", nfds);
 	struct inflight *f = &c->fly[c->fly_head];
@@ -762,7 +762,7 @@ static void check_inflight(struct conn *c, const struct proto_msg *m, const int 
 	}
 }
 
-void check_reply(struct conn *c, const uint8_t *buf, size_t len, int *fds, size_t nfds)
+void check_reply(struct client *c, const uint8_t *buf, size_t len, int *fds, size_t nfds)
 {
 	struct proto_msg m;
 	int r = proto_decode(buf, len, nfds, &m);

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.c - see conn.h.
+ */
+#define _GNU_SOURCE
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "list.h"
+
+/* Messages read per wake-up: one busy client cannot starve the others. */
+#define READS_PER_TURN 16
+
+static void on_conn(struct loop_source *src, uint32_t events);
+
+int conn_open(struct conn *c, struct loop *loop, int fd, const struct conn_ops *ops,
+	      struct fdreap *fdreap, uint32_t max_out)
+{
+	int r;
+
+	*c = (struct conn){ .loop = loop, .ops = ops, .fdreap = fdreap, .max_out = max_out };
+	c->out_tail = &c->out_head;
+	r = loop_add(loop, &c->src, fd, EPOLLIN, on_conn);
+	if (r < 0) {
+		close(fd);
+		c->src.fd = -1;
+		c->dead = true;
+	}
+	return r;
+}
+
+static void out_free(struct outmsg *m)
+{
+	/* A stash table of ours: closing it never blocks. */
+	if (m->owned_fd >= 0)
+		close(m->owned_fd);
+	free(m);
+}
+
+/* Send one queued datagram: 0, or -errno (-EAGAIN: no room yet). */
+static int out_send(struct conn *c, struct outmsg *m)
+{
+	int fds[PROTO_MAX_FDS];
+
+	if (m->region_id) {
+		/* Looked up now, not when queued: the numbers are the pool's
+		 * as they are at this sendmsg, for a region the peer still
+		 * holds, or nothing is sent. */
+		int r = c->ops->region_fds(c, m->region_id, m->first, m->nfds, fds);
+		if (r < 0)
+			return r;
+		return proto_send(c->src.fd, m->buf, m->len, fds, m->nfds);
+	}
+	return proto_send(c->src.fd, m->buf, m->len, &m->owned_fd, m->owned_fd >= 0);
+}
+
+static int flush(struct conn *c)
+{
+	while (c->out_head) {
+		struct outmsg *m = c->out_head;
+		int r = out_send(c, m);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		c->out_head = m->next;
+		if (!c->out_head)
+			c->out_tail = &c->out_head;
+		c->nout--;
+		out_free(m);
+	}
+	return 0;
+}
+
+void conn_close(struct conn *c, bool flush_first)
+{
+	if (c->dead)
+		return;
+	if (flush_first)
+		(void)flush(c); /* non-blocking socket: what fits, now */
+	c->dead = true;
+	if (c->src.fd >= 0) {
+		loop_del(c->loop, &c->src);
+		close(c->src.fd);
+		c->src.fd = -1;
+	}
+	while (c->out_head) {
+		struct outmsg *m = c->out_head;
+		c->out_head = m->next;
+		out_free(m);
+	}
+	c->out_tail = &c->out_head;
+	c->nout = 0;
+}
+
+static void end(struct conn *c, enum conn_end why, int error)
+{
+	if (c->dead || c->ending)
+		return;
+	c->ending = true;
+	c->ops->ended(c, why, error);
+}
+
+static struct outmsg *out_new(struct conn *c, uint16_t type, uint32_t request, const void *body,
+			      size_t body_len)
+{
+	size_t len = sizeof(struct proto_hdr) + body_len;
+	struct outmsg *m;
+
+	if (len > PROTO_MAX_MSG || c->nout >= c->max_out)
+		return NULL;
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		return NULL;
+	*m = (struct outmsg){ .owned_fd = -1 };
+	m->len = proto_encode(m->buf, type, request, body, body_len);
+	return m;
+}
+
+static void out_append(struct conn *c, struct outmsg *m)
+{
+	*c->out_tail = m;
+	c->out_tail = &m->next;
+	c->nout++;
+}
+
+int conn_queue(struct conn *c, uint16_t type, uint32_t request, const void *body, size_t len)
+{
+	struct outmsg *m;
+
+	if (c->dead)
+		return -EPIPE;
+	m = out_new(c, type, request, body, len);
+	if (!m)
+		return -ENOBUFS;
+	out_append(c, m);
+	return 0;
+}
+
+int conn_queue_region(struct conn *c, uint32_t request, const struct proto_region *body)
+{
+	struct outmsg *m;
+
+	if (c->dead)
+		return -EPIPE;
+	if (!body->region_id || body->count > PROTO_MAX_FDS)
+		return -EINVAL;
+	m = out_new(c, PROTO_REGION, request, body, sizeof(*body));
+	if (!m)
+		return -ENOBUFS;
+	m->region_id = body->region_id;
+	m->first = body->first;
+	m->nfds = body->count;
+	out_append(c, m);
+	return 0;
+}
+
+int conn_queue_fd(struct conn *c, uint16_t type, uint32_t request, const void *body, size_t len,
+		  int fd)
+{
+	struct outmsg *m = c->dead ? NULL : out_new(c, type, request, body, len);
+
+	if (!m) {
+		close(fd);
+		return c->dead ? -EPIPE : -ENOBUFS;
+	}
+	m->owned_fd = fd;
+	out_append(c, m);
+	return 0;
+}
+
+static void update_interest(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead || c->ending)
+		return;
+	if (c->out_head)
+		ev = EPOLLOUT;
+	else if (!c->held)
+		ev = EPOLLIN;
+	/* With no interest, EPOLLHUP and EPOLLERR still wake us: a held
+	 * client that dies is noticed. */
+	if (loop_set(c->loop, &c->src, ev) < 0)
+		end(c, CONN_HUNG_UP, errno);
+}
+
+void conn_hold(struct conn *c, bool held)
+{
+	c->held = held;
+}
+
+void conn_kick(struct conn *c)
+{
+	int r;
+
+	if (c->dead || c->ending)
+		return;
+	if (c->out_head && (r = flush(c)) < 0) {
+		end(c, CONN_HUNG_UP, -r);
+		return;
+	}
+	update_interest(c);
+}
+
+/* A datagram in a version we do not speak: say which we do, then end. */
+static void old_version(struct conn *c, const uint8_t *buf)
+{
+	struct proto_status st = { .error = EPROTONOSUPPORT, .value = PROTO_VERSION };
+	struct proto_hdr h;
+
+	memcpy(&h, buf, sizeof(h));
+	(void)conn_queue(c, PROTO_STATUS, h.request, &st, sizeof(st));
+	end(c, CONN_OLD_VERSION, EPROTONOSUPPORT);
+}
+
+static void read_some(struct conn *c)
+{
+	static uint8_t buf[PROTO_MAX_MSG]; /* loop thread only: not on its stack */
+	int fds[PROTO_RECV_MAX_FDS];
+
+	for (int i = 0; i < READS_PER_TURN && !c->dead && !c->ending && !c->out_head && !c->held;
+	     i++) {
+		struct proto_msg m;
+		size_t nfds;
+		ssize_t n = proto_recv_untrusted(c->src.fd, buf, sizeof(buf), fds, &nfds);
+
+		if (nfds) {
+			fdreap_push(c->fdreap, fds, nfds);
+			end(c, CONN_SENT_FDS, EBADMSG);
+			return;
+		}
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			end(c, n == -EMSGSIZE ? CONN_OVERSIZED : CONN_HUNG_UP, (int)-n);
+			return;
+		}
+		int r = proto_decode(buf, (size_t)n, 0, &m);
+		if (r == -EPROTONOSUPPORT) {
+			old_version(c, buf);
+			return;
+		}
+		if (r < 0) {
+			end(c, CONN_MALFORMED, -r);
+			return;
+		}
+		c->ops->message(c, &m);
+	}
+}
+
+static void on_conn(struct loop_source *src, uint32_t events)
+{
+	struct conn *c = container_of(src, struct conn, src);
+	int r;
+
+	if (c->dead || c->ending)
+		return;
+	if ((events & EPOLLOUT) && (r = flush(c)) < 0) {
+		end(c, CONN_HUNG_UP, -r);
+		return;
+	}
+	if (events & EPOLLIN)
+		read_some(c);
+	else if (events & (EPOLLHUP | EPOLLERR)) {
+		end(c, CONN_HUNG_UP, 0);
+		return;
+	}
+	conn_kick(c);
+}
