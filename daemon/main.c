@@ -39,6 +39,9 @@ static struct loop_source signal_src, timer_src, quarantine_src, reclaim_src;
 static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
 static bool listen_paused;
+/* CONTIG_DEBUG_CHECK=1 (the test suite sets it): check every invariant of
+ * the pool after every loop turn, and abort at the first broken one. */
+static bool arg_debug_check;
 
 static void usage(FILE *f)
 {
@@ -458,6 +461,13 @@ static void on_turn_end(struct loop *l)
 	if (pool_quarantine_waiting(&srv.pool) && !quarantine_armed)
 		quarantine_arm(pool_quarantine_expire(&srv.pool, now_ns()));
 	pool_reclaim_kick(&srv.pool);
+	if (arg_debug_check) {
+		char why[256];
+		if (pool_check(&srv.pool, why, sizeof(why)) < 0) {
+			log_err("CONTIG_DEBUG_CHECK: %s", why);
+			abort();
+		}
+	}
 }
 
 static void handled_signals(sigset_t *mask)
@@ -511,6 +521,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv) < 0)
 		return 2;
 	log_max_level = arg.log_level;
+	arg_debug_check = secure_getenv("CONTIG_DEBUG_CHECK") != NULL;
 
 	server_init(&srv);
 	srv.limits = arg.limits;

@@ -316,6 +316,24 @@ int pool_lease_add(struct pool *p, struct region *rg, void *holder, struct lease
 	return 0;
 }
 
+/* Would the frees in flight make rq fit? Pages in reclaim usually come back
+ * at the same frames (the kernel's free list is LIFO), so the core answers
+ * as if they will (EXTENT_WITH_PENDING); if one comes back elsewhere, the
+ * waiting request is tried again then and answered. Pages still in
+ * quarantine join reclaim when it ends: while they wait, so does a request
+ * that their number could satisfy. */
+static bool wait_could_help(struct pool *p, const struct extent_request *rq)
+{
+	struct extent_request pending = *rq;
+	struct extent_range range;
+
+	pending.flags |= EXTENT_WITH_PENDING;
+	if (pool_reclaiming(p) && extent_find(&p->ext, &pending, &range) == 0)
+		return true;
+	return p->q_len && (uint64_t)(p->ext.nstate[EXTENT_FREE] + pool_reclaiming(p) + p->q_len) *
+				   p->page_size >= rq->nbytes;
+}
+
 int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
 	       void *holder, struct lease **ret)
 {
@@ -325,16 +343,8 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 	int r;
 
 	r = extent_find(&p->ext, rq, &range);
-	/* Pages in reclaim come back wherever the kernel puts them (usually,
-	 * not always, the same frames), so whether they will make the request
-	 * fit is unknowable now: wait for them when they could, answer when
-	 * none are left in flight. */
-	if (r == -ENOMEM && (pool_reclaiming(p) || p->q_len)) {
-		uint64_t could = (uint64_t)(p->ext.nstate[EXTENT_FREE] + pool_reclaiming(p) +
-					    p->q_len) * p->page_size;
-		if (could >= rq->nbytes)
-			return -EAGAIN;
-	}
+	if (r == -ENOMEM && wait_could_help(p, rq))
+		return -EAGAIN;
 	if (r < 0)
 		return r;
 	if (!p->nfree_slots)

@@ -19,6 +19,7 @@
 #define CONTIG_POOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -233,6 +234,10 @@ static inline struct region *pool_region_at(const struct pool *p, uint32_t slot)
 {
 	return slot < p->npages ? p->slots[slot] : NULL;
 }
+
+/* Every invariant of the pool recomputed (pool_check.c): 0, or -EUCLEAN
+ * with the first broken one described in why. Loop thread only. */
+int pool_check(const struct pool *p, char *why, size_t len);
 
 /* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
 void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);

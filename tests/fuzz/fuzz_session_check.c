@@ -468,7 +468,8 @@ void check_state(void)
 {
 	uint32_t used;
 
-	CHECK(extent_pool_check(&H.srv.pool.ext) == 0, "extent_pool_check");
+	char why[256];
+	CHECK(pool_check(&H.srv.pool, why, sizeof(why)) == 0, "pool_check: %s", why);
 	check_regions(&used);
 	check_sessions();
 	check_pages();
