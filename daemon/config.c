@@ -393,6 +393,7 @@ void config_apply_live(const struct settings *s, struct server *srv)
 {
 	log_max_level = s->log_level;
 	pool_set_quarantine(&srv->pool, s->quarantine_ms);
+	srv->repair.idle_s = s->repair_idle_s;
 	server_apply(srv, &s->limits, &s->access);
 }
 

@@ -255,7 +255,7 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 	SV(exports);
 	SV(protocol_errors);
 	SV(sessions_total);
-	STAT(repair_looked);
+	stat_put(&w, "repair_looked", s->srv->repair.looked);
 	STAT(repair_swapped);
 	SV(stash_taken);
 	SV(stash_bogus);

@@ -303,8 +303,6 @@ static void on_reclaim(struct loop_source *src, uint32_t events)
 
 static struct loop_source repair_src;
 static bool repair_src_added;
-static uint64_t repair_moved_at;  /* stats.phys_changed when the last round started */
-static uint32_t repair_runs_after; /* runs the last round left */
 
 static void on_repair(struct loop_source *src, uint32_t events)
 {
@@ -313,65 +311,34 @@ static void on_repair(struct loop_source *src, uint32_t events)
 
 	(void)src;
 	(void)events;
-	if (pool_repair_apply(&srv.pool, &rr) < 0)
+	if (repair_apply(&srv.repair, &srv.pool, &rr) < 0)
 		return;
 	log_info("repair: looked at %u spare hugepages (%" PRIu64 " ms), swapped %u free pages: "
 		 "%u runs, largest %s -> %u runs, largest %s",
 		 rr.looked, rr.harvest_ns / 1000000, rr.swapped, rr.runs_before,
 		 human((uint64_t)rr.largest_before * srv.pool.page_size, a, sizeof(a)), rr.runs_after,
 		 human((uint64_t)rr.largest_after * srv.pool.page_size, b, sizeof(b)));
-	repair_runs_after = rr.runs_after;
 	if (rr.swapped)
 		server_retry_parked(&srv);
 }
 
-/* Look for longer runs among spare hugepages now that we serve: start-up
- * pays for the pool's own pages only. */
+/* Start a repair round (repair.h says when one is due). */
 static void start_repair(void)
 {
 	int r;
 
-	if (!srv.pool.oversample) {
+	if (!srv.repair.want) {
 		log_info("repair: not run (oversample = 0, or no spare free hugepages)");
 		return;
 	}
-	repair_moved_at = srv.pool.stats.phys_changed;
-	r = pool_repair_start(&srv.pool, srv.pool.oversample);
+	r = repair_start(&srv.repair, &srv.pool);
 	/* One eventfd serves every round: watched from the first one on. */
-	if (r == 0 && !repair_src_added && pool_repair_fd(&srv.pool) >= 0) {
-		r = loop_add(&srv.loop, &repair_src, pool_repair_fd(&srv.pool), EPOLLIN, on_repair);
+	if (r == 0 && !repair_src_added && repair_fd(&srv.repair) >= 0) {
+		r = loop_add(&srv.loop, &repair_src, repair_fd(&srv.repair), EPOLLIN, on_repair);
 		repair_src_added = r == 0;
 	}
 	if (r < 0)
 		log_warn("repair: not started: %s", strerror(-r));
-}
-
-/*
- * Runs erode while the pool serves: a reclaimed page comes back at whatever
- * frame the kernel hands out. Once no request has come for repair-idle
- * seconds, no reclaim is in flight, frames have moved since the last round
- * and the pool has more runs than that round left, run another one (once
- * per such change: a round that finds nothing better is not repeated until
- * frames move again).
- */
-static void maybe_idle_repair(uint64_t now)
-{
-	struct proto_pool_info info;
-
-	if (!arg.repair_idle_s || !srv.pool.oversample || srv.pool.repair.running ||
-	    now - srv.last_request_ns < (uint64_t)arg.repair_idle_s * 1000000000u ||
-	    srv.pool.stats.phys_changed == repair_moved_at)
-		return;
-	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
-	if (info.reclaiming_bytes || info.quarantined_bytes)
-		return;
-	if (info.runs <= repair_runs_after) {
-		repair_moved_at = srv.pool.stats.phys_changed;
-		return;
-	}
-	log_info("repair: idle for %u s with %u runs (%u after the last round): another round",
-		 arg.repair_idle_s, info.runs, repair_runs_after);
-	start_repair();
 }
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -415,7 +382,8 @@ static void on_timer(struct loop_source *src, uint32_t events)
 	ticks += n;
 	server_expire_silent(&srv, now_ns());
 	(void)server_take_idle_stashes(&srv);
-	maybe_idle_repair(now_ns());
+	if (repair_idle_due(&srv.repair, &srv.pool, now_ns(), srv.last_request_ns))
+		start_repair();
 	if (listen_paused) {
 		listen_paused = false;
 		loop_set(&srv.loop, &srv.listen_src, EPOLLIN);
@@ -532,6 +500,7 @@ int main(int argc, char **argv)
 
 	if (reserve_pool(&srv.pool, &bl, &arg, arg_no_pin) < 0)
 		goto out;
+	repair_init(&srv.repair, srv.pool.oversample, arg.repair_idle_s);
 	r = listen_socket();
 	if (r < 0)
 		goto out;
@@ -558,6 +527,7 @@ int main(int argc, char **argv)
 	status = r < 0 ? 1 : 0;
 out:
 	server_close_all(&srv);
+	repair_stop(&srv.repair);
 	fdreap_stop(&srv.fdreap);
 	if (srv.listen_fd >= 0)
 		close(srv.listen_fd);

@@ -144,7 +144,7 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 			    .quarantine_ns = (uint64_t)cfg->quarantine_ms * 1000000u,
 			    .pages_cap = cap, .zero_in_place = cfg->zero_in_place,
 			    .oversample = cfg->want_node ? 0 : cfg->oversample,
-			    .repair = { .event_fd = -1 }, .reclaim = { .event_fd = -1 } };
+			    .reclaim = { .event_fd = -1 } };
 	*ret_got = 0;
 	if (!p->npages || cfg->npages > PROTO_MAX_REGION_PAGES * 4u ||
 	    cfg->nextra > PROTO_MAX_REGION_PAGES * 4u)
@@ -229,7 +229,6 @@ static void region_release(struct pool *p, struct region *rg, bool quarantine);
 
 void pool_destroy(struct pool *p)
 {
-	pool_repair_stop(p);
 	reclaim_stop(&p->reclaim);
 	for (uint32_t s = 0; p->slots && s < p->npages; s++) {
 		struct region *rg = p->slots[s];

@@ -13,7 +13,8 @@
  *
  * Threads: everything here runs on the loop thread except the acquire calls
  * made by the reclaim threads (reclaim.c) and the repair's harvest thread
- * (repair.c), which only touch their own jobs and candidates.
+ * (repair.c, above the pool), which only touch their own jobs and
+ * candidates.
  */
 #ifndef CONTIG_POOL_H
 #define CONTIG_POOL_H
@@ -29,7 +30,6 @@
 #include "list.h"
 #include "proto.h"
 #include "reclaim.h"
-#include "repair.h"
 
 struct region;
 
@@ -88,8 +88,7 @@ struct pool_stats {
 	uint64_t audits;
 	uint64_t wrong_node;         /* pages the kernel put on another node than asked */
 	uint64_t audit_moved;        /* live pages found at another address by an audit */
-	uint64_t repair_looked;      /* spare hugepages faulted as candidates by repair */
-	uint64_t repair_swapped;     /* free pool pages exchanged for them (longer runs) */
+	uint64_t repair_swapped;     /* free pages exchanged for repair's candidates (longer runs) */
 };
 
 struct pool_config {
@@ -137,8 +136,7 @@ struct pool {
 	struct reclaim_job *pending; /* revoked this turn, for pool_reclaim_kick */
 	uint32_t npending;
 	uint32_t audit_cursor;
-	uint32_t oversample;         /* from pool_config, for pool_repair_start */
-	struct repair repair;
+	uint32_t oversample;         /* from pool_config: what repair may look at (repair.h) */
 	struct pool_stats stats;
 	uint64_t started_ns;
 };

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "proto.h"
 
 static void *harvest(void *arg)
 {
@@ -41,14 +42,20 @@ static void *harvest(void *arg)
 	return NULL;
 }
 
-int pool_repair_start(struct pool *p, uint32_t want)
+void repair_init(struct repair *rp, uint32_t want, uint32_t idle_s)
 {
-	struct repair *rp = &p->repair;
+	*rp = (struct repair){ .want = want, .idle_s = idle_s, .event_fd = -1 };
+}
+
+int repair_start(struct repair *rp, const struct pool *p)
+{
+	uint32_t want = rp->want;
 
 	if (rp->running)
 		return -EBUSY;
 	if (!want)
 		return 0;
+	rp->moved_at = p->stats.phys_changed;
 	if (rp->event_fd < 0) {
 		rp->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (rp->event_fd < 0)
@@ -59,7 +66,6 @@ int pool_repair_start(struct pool *p, uint32_t want)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < want; i++)
 		rp->cand[i].fd = -1;
-	rp->want = want;
 	rp->ncand = 0;
 	rp->error = 0;
 	rp->stop = false;
@@ -77,9 +83,9 @@ int pool_repair_start(struct pool *p, uint32_t want)
 	return 0;
 }
 
-int pool_repair_fd(const struct pool *p)
+int repair_fd(const struct repair *rp)
 {
-	return p->repair.event_fd;
+	return rp->event_fd;
 }
 
 static void drop_candidates(struct repair *rp)
@@ -88,7 +94,7 @@ static void drop_candidates(struct repair *rp)
 		backing_page_drop(&rp->cand[i], rp->page_size);
 	free(rp->cand);
 	rp->cand = NULL;
-	rp->ncand = rp->want = 0;
+	rp->ncand = 0;
 }
 
 static void join(struct repair *rp)
@@ -100,10 +106,8 @@ static void join(struct repair *rp)
 	(void)!read(rp->event_fd, &v, sizeof(v));
 }
 
-void pool_repair_stop(struct pool *p)
+void repair_stop(struct repair *rp)
 {
-	struct repair *rp = &p->repair;
-
 	if (rp->running) {
 		__atomic_store_n(&rp->stop, true, __ATOMIC_RELAXED);
 		join(rp);
@@ -257,9 +261,8 @@ static uint32_t pool_frames(const struct pool *p, struct repair_frame *f, uint32
 	return n;
 }
 
-int pool_repair_apply(struct pool *p, struct repair_result *ret)
+int repair_apply(struct repair *rp, struct pool *p, struct repair_result *ret)
 {
-	struct repair *rp = &p->repair;
 	struct repair_frame *f;
 	uint32_t n, nfree, *give = NULL, ngive = 0;
 
@@ -269,7 +272,7 @@ int pool_repair_apply(struct pool *p, struct repair_result *ret)
 	memset(ret, 0, sizeof(*ret));
 	ret->looked = rp->ncand;
 	ret->harvest_ns = rp->harvest_ns;
-	p->stats.repair_looked += rp->ncand;
+	rp->looked += rp->ncand;
 	f = calloc((size_t)p->npages + rp->ncand, sizeof(*f));
 	give = calloc(p->npages, sizeof(*give));
 	if (!f || !give || !rp->ncand)
@@ -307,5 +310,29 @@ out:
 	free(f);
 	free(give);
 	drop_candidates(rp);
+	rp->runs_after = ret->runs_after;
 	return 0;
+}
+
+bool repair_idle_due(struct repair *rp, const struct pool *p, uint64_t now,
+		     uint64_t last_request_ns)
+{
+	struct proto_pool_info info;
+
+	if (!rp->idle_s || !rp->want || rp->running ||
+	    now - last_request_ns < (uint64_t)rp->idle_s * 1000000000u ||
+	    p->stats.phys_changed == rp->moved_at)
+		return false;
+	pool_info(p, EXTENT_NODE_ANY, &info);
+	if (info.reclaiming_bytes || info.quarantined_bytes)
+		return false;
+	if (info.runs <= rp->runs_after) {
+		/* Churn moved pages but left no more runs: not worth a round
+		 * until something moves again. */
+		rp->moved_at = p->stats.phys_changed;
+		return false;
+	}
+	log_info("repair: idle for %u s with %u runs (%u after the last round): another round",
+		 rp->idle_s, info.runs, rp->runs_after);
+	return true;
 }

@@ -15,6 +15,12 @@
  * the only lever we have (DPDK's legacy mode does the same at start-up, in
  * the caller's time). Done here after the daemon is ready, the start-up
  * costs only the pool's own pages.
+ *
+ * Layering: repair sits above the pool. It reads the pool's pages through
+ * pool.h and swaps through pool_page_swap; the pool knows nothing of it.
+ * It owns its policy too: a round once the daemon serves, and another when
+ * the daemon has been idle for idle_s seconds and churn has left more runs
+ * than the last round did (repair_idle_due).
  */
 #ifndef CONTIG_REPAIR_H
 #define CONTIG_REPAIR_H
@@ -28,11 +34,17 @@
 struct pool;
 
 struct repair {
+	/* Policy. */
+	uint32_t want;               /* spare hugepages a round looks at; 0: no repair */
+	uint32_t idle_s;             /* another round after this long idle; 0: never */
+	uint64_t moved_at;           /* the pool's phys_changed when the last round started */
+	uint32_t runs_after;         /* runs the last round left */
+	uint64_t looked;             /* candidates faulted, all rounds (a counter) */
+	/* The round under way. */
 	pthread_t thread;
 	bool running;                /* thread started and not joined */
 	bool stop;                   /* ask the thread to stop early (shutdown) */
 	int event_fd;                /* readable when the harvest is done; -1 when none */
-	uint32_t want;
 	uint32_t ncand;              /* faulted; written by the thread before it signals */
 	int error;                   /* why the harvest ended early, 0 if it did not */
 	struct backing_page *cand;
@@ -53,22 +65,30 @@ struct repair_result {
 	uint64_t harvest_ns;
 };
 
+/* No round yet; want 0 turns repair off. */
+void repair_init(struct repair *rp, uint32_t want, uint32_t idle_s);
 /*
- * Start faulting up to want candidates in a background thread at low
- * priority. The pool's event loop polls pool_repair_fd() and then calls
- * pool_repair_apply(). Returns 0, -EBUSY if a round is under way, or -errno.
+ * Start faulting rp->want candidates (through the pool's backing) in a
+ * background thread at low priority. The event loop polls repair_fd() and
+ * then calls repair_apply(). Returns 0, -EBUSY if a round is under way, or
+ * -errno.
  */
-int pool_repair_start(struct pool *p, uint32_t want);
+int repair_start(struct repair *rp, const struct pool *p);
 /* The fd to poll, or -1 when no round was started. */
-int pool_repair_fd(const struct pool *p);
+int repair_fd(const struct repair *rp);
 /*
  * Wait for the harvest (it is done when the fd is readable), swap where it
  * makes runs longer, drop every other candidate. Returns 0 (and *ret), or
  * -ENOENT when no round was under way.
  */
-int pool_repair_apply(struct pool *p, struct repair_result *ret);
+int repair_apply(struct repair *rp, struct pool *p, struct repair_result *ret);
 /* Stop a round under way and drop its candidates (shutdown). */
-void pool_repair_stop(struct pool *p);
+void repair_stop(struct repair *rp);
+/* Is another round due (once a second): idle long enough, pages moved
+ * since the last round, reclaim and quarantine settled, and more runs than
+ * the last round left? */
+bool repair_idle_due(struct repair *rp, const struct pool *p, uint64_t now,
+		     uint64_t last_request_ns);
 
 /*
  * The choice, pure (unit-tested on synthetic layouts): frames sorted or not,

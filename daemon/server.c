@@ -255,6 +255,11 @@ void session_end(struct session *s)
 		return;
 	s->dead = true;
 	conn_close(&s->conn, false);
+	/* Empty the table before the pages go: a client still running would
+	 * otherwise take back an entry whose page is being revoked, and fault
+	 * in another frame than the address it was told. */
+	uint64_t ids[PROTO_STASH_SLOTS];
+	(void)stash_drain(&s->stash, ids);
 	stash_close(&s->stash);
 	list_del(&s->parked_link);
 	s->parked = false;

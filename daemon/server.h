@@ -26,6 +26,7 @@
 #include "outcome.h"
 #include "pool.h"
 #include "proto.h"
+#include "repair.h"
 #include "stash.h"
 
 /* The peer's groups, as SO_PEERGROUPS gave them at connect. */
@@ -91,6 +92,7 @@ struct server {
 	uint64_t last_request_ns;       /* when the last request was dispatched */
 	uint64_t last_memory_take_ns;   /* when stashes were last taken for want of memory */
 	struct server_stats stats;
+	struct repair repair;           /* longer runs in the background (repair.h) */
 };
 
 /* Set up what server_accept needs (the pool, the loop and the listening

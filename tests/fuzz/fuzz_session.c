@@ -465,8 +465,9 @@ static void repair_round(uint32_t want, bool long_runs)
 	if (long_runs)
 		fake_set_gaps(&H.fb, 0);
 	fake_gate(&H.fb, true);
-	CHECK(pool_repair_start(&H.srv.pool, want) == 0, "pool_repair_start");
-	CHECK(pool_repair_apply(&H.srv.pool, &rr) == 0, "pool_repair_apply");
+	H.srv.repair.want = want;
+	CHECK(repair_start(&H.srv.repair, &H.srv.pool) == 0, "repair_start");
+	CHECK(repair_apply(&H.srv.repair, &H.srv.pool, &rr) == 0, "repair_apply");
 	fake_gate(&H.fb, false);
 	fake_set_gaps(&H.fb, gaps);
 	CHECK(rr.swapped <= rr.looked, "repair swapped %u pages for %u candidates", rr.swapped,
@@ -995,10 +996,10 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 		small_limits(&H.srv.limits);
 	if (flags & FZ_CFG_MAX_OUT)
 		H.srv.limits.max_out = 2;
-	list_init(&H.srv.sessions);
-	list_init(&H.srv.parked);
+	server_init(&H.srv);
 	CHECK(loop_init(&H.srv.loop) == 0, "loop_init: %m");
 	CHECK(pool_init(&H.srv.pool, &cfg, &fake_backing_ops, &H.fb, &got) == 0, "pool_init");
+	repair_init(&H.srv.repair, H.srv.pool.oversample, 0);
 	if (H.srv.pool.oversample)
 		repair_round(H.srv.pool.oversample, true);
 	H.srv.listen_fd = listen_socket(flags2 & FZ_CFG2_NO_PASSRIGHTS);
@@ -1028,7 +1029,7 @@ static void report(void)
 		(unsigned long long)st->lost, (unsigned long long)st->audit_moved,
 		(unsigned long long)st->quarantined, (unsigned long long)H.fb.acquires,
 		(unsigned long long)H.fb.revokes, (unsigned long long)H.fb.pins,
-		(unsigned long long)H.fb.zeroes, (unsigned long long)st->repair_looked,
+		(unsigned long long)H.fb.zeroes, (unsigned long long)H.srv.repair.looked,
 		(unsigned long long)st->repair_swapped,
 		H.replies[PROTO_STASH_TABLE], (unsigned long long)H.srv.stats.stash_taken,
 		(unsigned long long)H.srv.stats.stash_bogus, H.takes[0], H.takes[1], H.takes[2], H.takes[3],
@@ -1055,6 +1056,7 @@ static void teardown(void)
 {
 	fake_gate(&H.fb, true); /* reclaim_stop joins the threads */
 	server_close_all(&H.srv);
+	repair_stop(&H.srv.repair);
 	close(H.srv.listen_fd);
 	pool_destroy(&H.srv.pool);
 	loop_fini(&H.srv.loop);
