@@ -23,12 +23,13 @@ static void client_json(const struct proto_session_item *s, bool self)
 static void client_text(const struct proto_session_item *s, bool self)
 {
 	time_t t = (time_t)since_epoch(s->age_ns);
-	char sz[32], since[32], age[24];
+	char sz[32], since[32], age[24], comm[sizeof(s->comm) + 1];
 	struct tm tm;
 
 	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+	text_safe(s->comm, sizeof(s->comm), comm, sizeof(comm));
 	printf("%7" PRIu64 " %7d %6u %-15.15s %7u %9s  %s (%s)%s\n", s->session_id, (int)s->pid,
-	       s->uid, s->comm[0] ? s->comm : "?", s->regions, fmt_bytes(s->bytes, sz, sizeof(sz)),
+	       s->uid, comm[0] ? comm : "?", s->regions, fmt_bytes(s->bytes, sz, sizeof(sz)),
 	       since, fmt_age(s->age_ns, age, sizeof(age)), self ? "  <- this contigctl" : "");
 }
 

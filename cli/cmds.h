@@ -58,6 +58,14 @@ const char *fmt_node(int32_t node, char *buf, size_t n);
 const char *page_state_name(uint8_t state);
 /* A JSON string literal (quotes and escapes) of at most n bytes of s. */
 void json_string(FILE *f, const char *s, size_t n);
+/*
+ * Text output of a string from the daemon (a client's comm, a counter's
+ * name): at most n bytes of s, up to its NUL, into buf (bufsz > 0) with
+ * every byte that is not printable ASCII made '?'. Any user can name its
+ * process with escape sequences (prctl(2) PR_SET_NAME) and must not reach
+ * the terminal of root running contigctl. --json escapes instead. Returns buf.
+ */
+const char *text_safe(const char *s, size_t n, char *buf, size_t bufsz);
 /* Seconds since the epoch of an event age_ns ago (CLOCK_REALTIME). */
 double since_epoch(uint64_t age_ns);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * out.c - formatting shared by the commands: sizes, ages, nodes, page
- * states and JSON strings. Pure functions of their arguments (and, for
- * since_epoch, the clock).
+ * states, JSON strings and strings made safe for a terminal. Pure functions
+ * of their arguments (and, for since_epoch, the clock).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -78,6 +78,20 @@ void json_string(FILE *f, const char *s, size_t n)
 			fputc(ch, f);
 	}
 	fputc('"', f);
+}
+
+const char *text_safe(const char *s, size_t n, char *buf, size_t bufsz)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && s[i] && k + 1 < bufsz; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		/* Printable ASCII only: a control byte or a lone UTF-8 byte
+		 * could start an escape sequence (ECMA-48 C1 controls). */
+		buf[k++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	buf[k] = 0;
+	return buf;
 }
 
 double since_epoch(uint64_t age_ns)

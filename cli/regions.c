@@ -34,11 +34,12 @@ static const char *fmt_addr(uint64_t v, uint64_t none, char *buf, size_t n)
 
 static void region_text(const struct proto_region_item *g)
 {
-	char sz[32], lo[24], hi[24], bd[24], nd[8], age[24];
+	char sz[32], lo[24], hi[24], bd[24], nd[8], age[24], comm[sizeof(g->comm) + 1];
 
+	text_safe(g->comm, sizeof(g->comm), comm, sizeof(comm));
 	printf("%-12" PRIu64 " %7" PRIu64 " %7d %6u %-15.15s %9s  0x%012" PRIx64 "-0x%012" PRIx64
 	       "  %-14s %-14s %-12s %4s %7u %8s\n",
-	       g->region_id, g->session_id, (int)g->pid, g->uid, g->comm[0] ? g->comm : "?",
+	       g->region_id, g->session_id, (int)g->pid, g->uid, comm[0] ? comm : "?",
 	       fmt_bytes(g->nbytes, sz, sizeof(sz)), g->phys, g->phys + g->nbytes - 1,
 	       fmt_addr(g->lowest, 0, lo, sizeof(lo)),
 	       fmt_addr(g->highest, UINT64_MAX, hi, sizeof(hi)),

@@ -130,7 +130,13 @@ static void sample_of(const struct proto_stat_item *it, struct sample *s)
 		return;
 	}
 	generic_metric(name, s->metric, sizeof(s->metric));
-	snprintf(s->generic_help, sizeof(s->generic_help), "contigd counter %s.", name);
+	/* HELP text ends at the line and escapes backslashes: the name
+	 * goes in printable and without either. */
+	char safe[sizeof(name)];
+	text_safe(name, sizeof(name), safe, sizeof(safe));
+	for (char *c = safe; (c = strchr(c, '\\'));)
+		*c = '?';
+	snprintf(s->generic_help, sizeof(s->generic_help), "contigd counter %s.", safe);
 	s->help = s->generic_help;
 }
 
@@ -238,7 +244,7 @@ static void stats_json(const struct proto_stat_item *it, size_t n)
 
 static void stats_text(const struct proto_stat_item *it, size_t n)
 {
-	char name[sizeof(it->name) + 1], a[32];
+	char name[sizeof(it->name) + 1], safe[sizeof(name)], a[32];
 	uint64_t reclaims = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -248,7 +254,8 @@ static void stats_text(const struct proto_stat_item *it, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		stat_name(&it[i], name);
-		printf("%-20s %" PRIu64, name, it[i].value);
+		printf("%-20s %" PRIu64, text_safe(name, sizeof(name), safe, sizeof(safe)),
+		       it[i].value);
 		if (!strcmp(name, "bytes_served"))
 			printf("  (%s)", fmt_bytes(it[i].value, a, sizeof(a)));
 		else if (!strcmp(name, "reclaim_ns") && reclaims)

@@ -106,6 +106,7 @@ bool stash_put(const struct lc_region *reg);        /* lc.table held; true: kept
 bool stash_want_table(const struct lc_region *reg); /* no lock held; true: put may keep it now */
 int stash_get(const struct proto_alloc *a, void **ret); /* takes lc.table; 0, or -ENOENT */
 void stash_forget(void);                            /* after fork, in the child */
+void stash_end(void);     /* the session ended: drop every entry unused (lc.lock held) */
 void stash_flush(void);                             /* free every entry for real (no lock held) */
 
 #endif

@@ -7,6 +7,9 @@
  * If the daemon goes away, the socket is dropped and session_gen bumped:
  * regions of the old session stay mapped (their pages are held by our
  * mappings, so nobody else can get them) and are only unmapped on free.
+ * session_gen names the session only once its HELLO is answered: a region
+ * is stamped with it after that, and a socket that is connected but not
+ * greeted yet still carries the bumped, unused generation of the drop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,11 +27,15 @@
 
 void link_drop(void)
 {
+	/* Before the close: the stash watches this socket for a hang-up, and
+	 * the number must not name another file while it does. */
+	stash_end();
 	if (lc.sock >= 0)
 		close(lc.sock);
 	lc.sock = -1;
 	lc.owed = 0;
 	lc.hello_request = 0;
+	lc.session_gen++; /* everything of the ended session is stale now */
 }
 
 /* The answer to our HELLO: the session's page size, and a new session. */
@@ -172,7 +179,9 @@ int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
 static int link_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = getenv("CONTIG_SOCKET");
+	/* secure_getenv: a setuid or file-capability program must not be
+	 * pointed at a server its caller chose (getauxval(AT_SECURE)). */
+	const char *path = secure_getenv("CONTIG_SOCKET");
 	int fd;
 
 	if (!path || !*path)

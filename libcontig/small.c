@@ -38,8 +38,20 @@ struct slab {
 
 static pthread_mutex_t small_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slab *slabs;
-static size_t nslabs, cap;
-static int enabled = -1;    /* -1: not decided yet */
+static size_t nslabs, cap;  /* nslabs written atomically: small_free peeks without the lock */
+/* -1: not decided yet. Read without the lock: atomic, and two first
+ * readers only store the same answer twice. */
+static int enabled = -1;
+
+static void set_nslabs(size_t n)
+{
+	__atomic_store_n(&nslabs, n, __ATOMIC_RELEASE);
+}
+
+static int small_enabled(void)
+{
+	return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+}
 
 void small_atfork_lock(void)
 {
@@ -53,11 +65,15 @@ void small_atfork_unlock(void)
 
 bool small_wanted(const struct proto_alloc *a)
 {
-	if (enabled < 0) {
-		const char *e = getenv("CONTIG_SMALL_CACHE");
-		enabled = e && !strcmp(e, "1");
+	int on = small_enabled();
+
+	if (on < 0) {
+		/* A setuid program must not take its caller's settings. */
+		const char *e = secure_getenv("CONTIG_SMALL_CACHE");
+		on = e && !strcmp(e, "1");
+		__atomic_store_n(&enabled, on, __ATOMIC_RELAXED);
 	}
-	return enabled && a->nbytes <= SMALL_MAX && a->lowest == 0 &&
+	return on && a->nbytes <= SMALL_MAX && a->lowest == 0 &&
 	       a->highest == CONTIG_MAX_ADDRESS && a->node == CONTIG_NODE_ANY && !a->flags;
 }
 
@@ -107,7 +123,8 @@ static int slab_new(unsigned cls, struct slab **ret)
 		return -ENOMEM;
 	}
 	slabs[nslabs] = s;
-	*ret = &slabs[nslabs++];
+	*ret = &slabs[nslabs];
+	set_nslabs(nslabs + 1);
 	return 0;
 }
 
@@ -115,7 +132,8 @@ static void slab_drop(size_t i)
 {
 	struct slab s = slabs[i];
 
-	slabs[i] = slabs[--nslabs];
+	slabs[i] = slabs[nslabs - 1];
+	set_nslabs(nslabs - 1);
 	free(s.used);
 	free(s.nbytes);
 	lc_region_release(&s.reg);
@@ -233,7 +251,7 @@ uint64_t small_phys(uintptr_t va)
 	struct slab *s;
 	uint32_t b;
 
-	if (enabled <= 0)
+	if (small_enabled() <= 0)
 		return phys;
 	pthread_mutex_lock(&small_lock);
 	uint64_t gen = lc_table_gen();
@@ -252,7 +270,7 @@ int small_info(const void *va, struct contig_region_info *ret)
 	uint32_t b;
 	int r = -ENOENT;
 
-	if (enabled <= 0)
+	if (small_enabled() <= 0)
 		return r;
 	pthread_mutex_lock(&small_lock);
 	if (block_of((uintptr_t)va, &s, &b)) {
@@ -270,7 +288,7 @@ int small_info(const void *va, struct contig_region_info *ret)
 
 void small_trim(void)
 {
-	if (enabled <= 0)
+	if (small_enabled() <= 0)
 		return;
 	pthread_mutex_lock(&small_lock);
 	for (unsigned c = CLASS_MIN; c < CLASS_MIN + NCLASSES; c++)
@@ -287,6 +305,7 @@ void small_forget(void)
 	}
 	free(slabs);
 	slabs = NULL;
-	nslabs = cap = 0;
-	enabled = -1; /* the child reads CONTIG_SMALL_CACHE anew */
+	set_nslabs(0);
+	cap = 0;
+	__atomic_store_n(&enabled, -1, __ATOMIC_RELAXED); /* the child reads CONTIG_SMALL_CACHE anew */
 }

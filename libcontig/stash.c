@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stash.c - regions this process freed, kept mapped so that the next
- * allocation they fit is served with no round trip and no system call (the
+ * allocation they fit is served with no round trip to the daemon (the
  * table's protocol is in proto.h).
  *
  * A freed region that only this process ever mapped (STASH_BYTES at most)
@@ -18,14 +18,33 @@
  * to the daemon it is free memory one exchange away, and idle memory goes
  * back without a thread here. CONTIG_STASH=0 turns it off.
  *
+ * An entry is only ever reused while its session is known to be alive: a
+ * session that ended took its regions with it (a daemon that closed on us
+ * revoked the pages, so the mapping would fault in a frame that is not at
+ * the entry's physical address; a dead daemon's pages belong to no pool).
+ * link_drop ends the stash with the session (stash_end), before the socket
+ * is closed, and a reuse looks at the socket for the daemon's hang-up
+ * unless it did within the last ALIVE_NS: a poll(2) on every reuse would
+ * cost more than the reuse itself (1.8 us against 0.1 us on a VM with
+ * costly system calls), one per ALIVE_NS at most a few percent of a core.
+ * A daemon that died shows at the next look. A daemon that closes a live
+ * session must take that session's entries out of its table before it
+ * revokes their pages: the swap then fails here, look or no look.
+ *
  * The entries are guarded by lc.table, the lock a free and an allocation
- * take anyway: a reuse costs one lock, a keep none of its own.
+ * take anyway: a reuse costs one lock, a keep none of its own. The table,
+ * its session and its socket change under lc.lock and lc.table both, so
+ * either lock is enough to read them; hung_up is lc.table's alone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -38,84 +57,141 @@
 #define STASH_BYTES (64ull << 20)      /* and at most this much memory */
 #define NT_FROM     (8u << 20)         /* zero with streaming stores from here */
 #define ZERO_LOCKED (256u << 10)       /* zero under lc.table up to here */
+#define ALIVE_NS    100000u            /* a hang-up check holds this long */
 
 struct stash_entry {
 	struct lc_region reg;
 	uint32_t slot;
 };
 
+/* Read without a lock (the unlocked peek, small_*): atomic, and a race of
+ * two first readers only stores the same answer twice. */
 static int enabled = -1;           /* -1: CONTIG_STASH not read yet */
 static uint64_t *table;            /* PROTO_STASH_SLOTS, shared with the daemon */
 static uint64_t table_gen;         /* the session the table belongs to */
-static uint64_t refused_gen;       /* a session that would not give us one */
+static int table_sock = -1;        /* that session's socket (lc.sock; link_drop closes it) */
+static bool hung_up;               /* the daemon closed that session: keep nothing more */
+static uint64_t alive_ns;          /* CLOCK_MONOTONIC of the last look that found it alive */
+static uint64_t refused_gen;       /* a session that would not give us one (lc.lock) */
 static uint64_t used;              /* bit per slot holding one of our entries */
 static uint64_t stashed;           /* bytes the entries map */
 static struct stash_entry ents[STASH_KEEP];
-static uint32_t nents;
+static uint32_t nents;             /* written atomically: stash_get peeks without lc.table */
 
 static bool stash_enabled(void)
 {
-	if (enabled < 0) {
-		const char *e = getenv("CONTIG_STASH");
-		enabled = !(e && !strcmp(e, "0"));
+	int on = __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+
+	if (on < 0) {
+		/* A setuid program must not take its caller's settings. */
+		const char *e = secure_getenv("CONTIG_STASH");
+		on = !(e && !strcmp(e, "0"));
+		__atomic_store_n(&enabled, on, __ATOMIC_RELAXED);
 	}
-	return enabled;
+	return on;
+}
+
+static void set_nents(uint32_t n)
+{
+	__atomic_store_n(&nents, n, __ATOMIC_RELAXED);
 }
 
 /* In the child: the table and the entries' pages are MADV_DONTFORK, so
- * none of it exists here. */
+ * none of it exists here; the parent's socket is closed by the caller. */
 void stash_forget(void)
 {
-	enabled = -1; /* the child reads CONTIG_STASH again */
+	__atomic_store_n(&enabled, -1, __ATOMIC_RELAXED); /* the child reads CONTIG_STASH again */
 	table = NULL;
 	table_gen = refused_gen = 0;
+	table_sock = -1;
+	hung_up = false;
+	alive_ns = 0;
 	used = 0;
 	stashed = 0;
-	nents = 0;
-}
-
-/* The session now: written under lc.lock, read here without it (a session
- * that ends meanwhile only makes the next request fail and reconnect). */
-static uint64_t current_gen(void)
-{
-	return __atomic_load_n(&lc.session_gen, __ATOMIC_ACQUIRE);
-}
-
-static bool entry_live_session(const struct stash_entry *e)
-{
-	return table && table_gen == e->reg.session_gen && e->reg.session_gen == current_gen() &&
-	       __atomic_load_n(&lc.sock, __ATOMIC_RELAXED) >= 0;
+	set_nents(0);
 }
 
 static void entry_remove(uint32_t i)
 {
 	used &= ~(1ull << ents[i].slot);
 	stashed -= ents[i].reg.mapped;
-	ents[i] = ents[--nents];
+	ents[i] = ents[nents - 1];
+	set_nents(nents - 1);
+}
+
+/* Unmap every entry without taking it back: their session is over, and
+ * with it the regions (the daemon revoked them, or died). lc.table held. */
+static void drop_all(void)
+{
+	while (nents) {
+		munmap((void *)ents[0].reg.base, ents[0].reg.mapped);
+		entry_remove(0);
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the vDSO's: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Has the daemon closed the table's session? A peer's close shows as a
+ * hang-up on our end at once (unix(7)); the replies still queued there
+ * are the link's to read. Errors count as closed: a miss costs a round
+ * trip, a wrong "alive" a region whose pages are gone. lc.table held. */
+static bool session_hung_up(void)
+{
+	struct pollfd pfd = { .fd = table_sock, .events = POLLRDHUP };
+	uint64_t now;
+
+	if (hung_up)
+		return true;
+	now = mono_ns();
+	if (alive_ns && now - alive_ns < ALIVE_NS)
+		return false;
+	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+		hung_up = true;
+	else
+		alive_ns = now;
+	return hung_up;
+}
+
+void stash_end(void)
+{
+	pthread_mutex_lock(&lc.table);
+	drop_all();
+	if (table)
+		munmap(table, PROTO_STASH_BYTES);
+	table = NULL;
+	table_gen = 0;
+	table_sock = -1;
+	hung_up = false;
+	alive_ns = 0;
+	used = 0;
+	pthread_mutex_unlock(&lc.table);
 }
 
 /* Take entry i back from the daemon: true if it is ours again; false if
- * the daemon took it first (its page is revoked), or its session is gone
- * (and its pages with our mapping): then the mapping is dropped. */
+ * the daemon took it first (its page is revoked): then the mapping is
+ * dropped. Whether its session is still alive is the caller's to check. */
 static bool entry_claim(uint32_t i)
 {
 	uint64_t id = ents[i].reg.id;
 
-	if (entry_live_session(&ents[i]) &&
-	    __atomic_compare_exchange_n(&table[ents[i].slot], &id, 0, false, __ATOMIC_ACQ_REL,
+	if (__atomic_compare_exchange_n(&table[ents[i].slot], &id, 0, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
 		return true;
 	munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
 	return false;
 }
 
-/* Drop the entries the daemon has taken (their slot reads 0) or whose
- * session is gone. */
+/* Drop the entries the daemon has taken (their slot reads 0). */
 static void reap(void)
 {
 	for (uint32_t i = 0; i < nents;) {
-		if (entry_live_session(&ents[i]) &&
-		    __atomic_load_n(&table[ents[i].slot], __ATOMIC_ACQUIRE) == ents[i].reg.id) {
+		if (__atomic_load_n(&table[ents[i].slot], __ATOMIC_ACQUIRE) == ents[i].reg.id) {
 			i++;
 			continue;
 		}
@@ -126,15 +202,16 @@ static void reap(void)
 
 bool stash_put(const struct lc_region *reg)
 {
-	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled() ||
-	    table_gen != reg->session_gen || reg->session_gen != current_gen())
+	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled() || !table || hung_up ||
+	    reg->session_gen != table_gen)
 		return false;
 	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES)
 		reap();
 	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES || used == UINT64_MAX)
 		return false;
 	uint32_t slot = (uint32_t)__builtin_ctzll(~used);
-	ents[nents++] = (struct stash_entry){ .reg = *reg, .slot = slot };
+	ents[nents] = (struct stash_entry){ .reg = *reg, .slot = slot };
+	set_nents(nents + 1);
 	used |= 1ull << slot;
 	stashed += reg->mapped;
 	/* Release: the daemon may take it the moment it is visible. */
@@ -142,7 +219,29 @@ bool stash_put(const struct lc_region *reg)
 	return true;
 }
 
-/* The session's table, asked for once per session. Called with lc.lock. */
+/* The daemon's table must be what both sides map, and stay so: a file we
+ * could be cut short under would SIGBUS us on the next slot we touch
+ * (memfd_create(2): F_SEAL_SHRINK, F_SEAL_GROW). Borrows fd. */
+static int table_check(int fd)
+{
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size != PROTO_STASH_BYTES)
+		return -EPROTO;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -EPROTO; /* not a memfd (or shmem) at all */
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EPROTO;
+	return 0;
+}
+
+/* The session's table, asked for once per session. Called with lc.lock.
+ * A table that fails table_check is refused: the session goes on without
+ * a stash. */
 static int table_fetch(void)
 {
 	struct proto_stash body = { 0 };
@@ -162,12 +261,19 @@ static int table_fetch(void)
 		r = link_recv(request, &m, buf, fds, &nfds);
 	if (r < 0)
 		return r;
-	if (m.hdr.type == PROTO_STATUS)
+	if (m.hdr.type == PROTO_STATUS) {
+		proto_close_fds(fds, nfds);
 		return m.body.status.error ? -m.body.status.error : -EPROTO;
-	if (m.hdr.type != PROTO_STASH_TABLE) {
+	}
+	if (m.hdr.type != PROTO_STASH_TABLE || nfds != 1) {
 		proto_close_fds(fds, nfds);
 		link_drop();
 		return -EPROTO;
+	}
+	r = table_check(fds[0]);
+	if (r < 0) {
+		close(fds[0]);
+		return r;
 	}
 	map = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 	close(fds[0]);
@@ -175,16 +281,14 @@ static int table_fetch(void)
 		return -errno;
 	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
 	pthread_mutex_lock(&lc.table);
-	/* The old session's entries went with it (its daemon took or lost
-	 * them); their mappings go now. */
-	while (nents) {
-		munmap((void *)ents[0].reg.base, ents[0].reg.mapped);
-		entry_remove(0);
-	}
+	/* An earlier session's table and entries ended with it (stash_end). */
 	if (table)
 		munmap(table, PROTO_STASH_BYTES);
 	table = map;
 	table_gen = lc.session_gen;
+	table_sock = lc.sock;
+	hung_up = false;
+	alive_ns = 0;
 	used = 0;
 	pthread_mutex_unlock(&lc.table);
 	return 0;
@@ -279,6 +383,14 @@ int stash_get(const struct proto_alloc *a, void **ret)
 		entry_remove(i);
 		if (found)
 			break;
+	}
+	/* After the swap: a session found alive then had not been closed
+	 * when we took the entry back, so the region was one of its live
+	 * regions, its pages still the ones at reg.phys. */
+	if (found && session_hung_up()) {
+		munmap((void *)reg.base, reg.mapped);
+		drop_all();
+		found = false;
 	}
 	if (!found) {
 		pthread_mutex_unlock(&lc.table);

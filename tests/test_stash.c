@@ -33,15 +33,14 @@
 #define POOL_PAGES 16
 
 static struct daemon_proc d;
+static const char *const daemon_args[] = { "--pool", "32M", NULL };
 
 static int setup(void **state)
 {
-	static const char *const args[] = { "--pool", "32M", NULL };
-
 	(void)state;
 	unsetenv("CONTIG_SMALL_CACHE");
 	unsetenv("CONTIG_STASH");
-	return daemon_start(&d, args);
+	return daemon_start(&d, daemon_args);
 }
 
 static int teardown(void **state)
@@ -455,6 +454,96 @@ static void test_daemon_takes_idle(void **state)
 	settle();
 }
 
+struct phys_rows {
+	uint64_t phys;
+	int rows;
+};
+
+static void phys_row(const void *item, void *ctx)
+{
+	struct phys_rows *c = ctx;
+	struct proto_region_item it;
+
+	memcpy(&it, item, sizeof(it));
+	c->rows += it.phys == c->phys;
+}
+
+/* Regions of this process the daemon lists at phys. */
+static int listed_at(uint64_t phys)
+{
+	struct phys_rows c = { phys, 0 };
+
+	assert_true(raw_list(d.socket, PROTO_TABLE_REGIONS, phys_row, &c) >= 0);
+	return c.rows;
+}
+
+/* Stash two regions, then have the daemon die and come back (a new
+ * daemon, a new pool) while the library has not said a word since. */
+static void stash_then_restart(uint8_t **p)
+{
+	for (int i = 0; i < 2; i++) {
+		p[i] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+		assert_non_null(p[i]);
+		memset(p[i], 0x42, 4096);
+	}
+	contig_free(p[0]);
+	contig_free(p[1]);
+	/* Stashed indeed: taking one back reaches nobody. */
+	int64_t before = allocs();
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(q, p[1]);
+	assert_int_equal(allocs(), before);
+	contig_free(q);
+	assert_int_equal(daemon_restart(&d, daemon_args), 0);
+}
+
+/* A stashed region does not outlive its session: after the daemon that
+ * gave it is gone, an allocation is served by the new daemon (which knows
+ * the region, at the physical address the client sees), never by an entry
+ * of the old session, whose pages belong to no pool any more. */
+static void test_restart_drops_stash(void **state)
+{
+	uint8_t *p[2];
+
+	(void)state;
+	stash_then_restart(p);
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_int_equal(allocs(), 1);
+	assert_zero(q, 4096);
+	assert_phys(q, 4096);
+	assert_int_equal(listed_at(contig_phys_addr(q)), 1);
+	contig_free(q);
+	/* The new session stashes again. */
+	int64_t before = allocs();
+	uint8_t *r = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(r, q);
+	assert_int_equal(allocs(), before);
+	contig_free(r);
+	settle();
+}
+
+/* When the library notices the session ended (here: a query on the dead
+ * socket), every entry of it is unmapped then and there, none reused. */
+static void test_session_end_unmaps_stash(void **state)
+{
+	struct contig_pool_info info = { 0 };
+	uint8_t *p[2];
+
+	(void)state;
+	stash_then_restart(p);
+	int base = page_mappings();
+	assert_int_equal(contig_query(&info), 0);
+	assert_int_equal(page_mappings(), base - 2);
+	assert_int_equal(page_mappings(), 0);
+	uint8_t *q = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(q);
+	assert_int_equal(allocs(), 1);
+	assert_phys(q, 4096);
+	contig_free(q);
+	settle();
+}
+
 static void test_stash_off(void **state)
 {
 	int status;
@@ -580,6 +669,8 @@ int main(void)
 		cmocka_unit_test(test_fork_inherits_nothing),
 		cmocka_unit_test(test_taken_entries_unmapped),
 		cmocka_unit_test(test_daemon_takes_idle),
+		cmocka_unit_test(test_restart_drops_stash),
+		cmocka_unit_test(test_session_end_unmaps_stash),
 		cmocka_unit_test(test_stash_off),
 		cmocka_unit_test(test_hostile_table),
 	};

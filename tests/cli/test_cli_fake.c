@@ -56,6 +56,15 @@ enum fake_mode {
 
 /* Set before a FAKE_FRAGMENTED daemon starts, cleared after it stopped. */
 static bool fragmented;
+/* Likewise: every string in the tables is made of terminal escapes. */
+static bool hostile;
+static const char *const hostile_strings[] = {
+	"\x1b]0;pwn\x07",     /* OSC: set the window title */
+	"\x1b[2J\x1b[H",      /* erase the screen */
+	"\23331m\xc3\xa9",     /* 8-bit CSI (octal 233), then UTF-8 */
+	"a\rb\nc\x7f\x08",
+};
+#define NHOSTILE (sizeof(hostile_strings) / sizeof(hostile_strings[0]))
 
 static const char *const stat_names[] = {
 	"allocs", "frees", "fail_einval", "fail_enomem", "fail_edquot", "fail_eacces",
@@ -156,7 +165,9 @@ static void fill_run(uint32_t i, struct proto_run_item *it)
 static void region_comm(uint32_t i, char comm[16])
 {
 	memset(comm, 0, 16);
-	if (i == 0)
+	if (hostile)
+		snprintf(comm, 16, "%s", hostile_strings[i % NHOSTILE]);
+	else if (i == 0)
 		memcpy(comm, "a\"b\\c\x01z", 7); /* escapes must survive */
 	else
 		snprintf(comm, 16, "app-%u", i % 50);
@@ -194,12 +205,18 @@ static void fill_session(uint32_t i, struct proto_session_item *it)
 	it->uid = i % 7;
 	it->gid = i % 5;
 	it->regions = i;
-	snprintf(it->comm, sizeof(it->comm), "sess-%u", i);
+	if (hostile)
+		snprintf(it->comm, sizeof(it->comm), "%s", hostile_strings[i % NHOSTILE]);
+	else
+		snprintf(it->comm, sizeof(it->comm), "sess-%u", i);
 }
 
 static void fill_stat(uint32_t i, struct proto_stat_item *it)
 {
-	snprintf(it->name, sizeof(it->name), "%s", stat_names[i]);
+	if (hostile && i >= NSTATS - NHOSTILE)
+		snprintf(it->name, sizeof(it->name), "%s", hostile_strings[NSTATS - 1 - i]);
+	else
+		snprintf(it->name, sizeof(it->name), "%s", stat_names[i]);
 	it->value = (uint64_t)i * 1000 + 1;
 }
 
@@ -714,6 +731,48 @@ static void test_stats_pages(void **state)
 	ctl_free(&r);
 }
 
+/* Nothing but printable ASCII and newlines reaches the terminal, whatever
+ * the daemon's strings hold; JSON still carries them exactly. */
+static void test_hostile_strings(void **state)
+{
+	static const char *const cmds[][3] = {
+		{ "clients", NULL }, { "regions", NULL }, { "stats", NULL },
+		{ "stats", "--prometheus" },
+	};
+	struct fake f;
+	struct ctl_out r;
+	char err[256];
+
+	(void)state;
+	hostile = true;
+	fake_start(&f, FAKE_OK);
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+		const char *const args[] = { "--socket", f.path, cmds[c][0], cmds[c][1], NULL };
+		assert_int_equal(ctl_run(&r, NULL, args), 0);
+		assert_int_equal(r.status, 0);
+		for (const char *p = r.out; *p; p++)
+			if (*p != '\n' && (*p < 0x20 || *p >= 0x7f))
+				fail_msg("%s %s: byte %#x at offset %zu of its output", cmds[c][0],
+					 cmds[c][1] ? cmds[c][1] : "", (unsigned char)*p,
+					 (size_t)(p - r.out));
+		if (cmds[c][1] && expo_check(r.out, err, sizeof(err)) < 0)
+			fail_msg("stats --prometheus: %s", err);
+		if (!strcmp(cmds[c][0], "clients"))
+			assert_non_null(strstr(r.out, "?]0;pwn?"));
+		ctl_free(&r);
+	}
+	const char *const args[] = { "--socket", f.path, "clients", "--json", NULL };
+	assert_int_equal(ctl_run(&r, NULL, args), 0);
+	struct json *j = json_parse(r.out, err, sizeof(err));
+	if (!j)
+		fail_msg("clients --json: %s", err);
+	assert_string_equal(j_str(&j_arr(j, "clients")->items[0], "comm"), hostile_strings[0]);
+	json_free(j);
+	ctl_free(&r);
+	fake_stop(&f);
+	hostile = false;
+}
+
 static void expect_mode_exit(enum fake_mode mode, const char *cmd, int code, const char *words)
 {
 	struct fake f;
@@ -768,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_runs_placeholder),
 		cmocka_unit_test(test_clients_1000),
 		cmocka_unit_test(test_stats_pages),
+		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_exit_codes),
 	};
 
