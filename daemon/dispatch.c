@@ -52,7 +52,7 @@ static enum outcome send_region(struct session *s, uint32_t request, const struc
 	return OUTCOME_REPLIED;
 }
 
-int dispatch_region_fds(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
+static int region_fds(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
 		       int *fds)
 {
 	struct pool *p = &s->srv->pool;
@@ -322,3 +322,8 @@ enum outcome dispatch(struct session *s, const struct proto_msg *m)
 		return OUTCOME_VIOLATION;
 	return handlers[type](s, m);
 }
+
+const struct server_handlers dispatch_handlers = {
+	.request = dispatch,
+	.region_fds = region_fds,
+};

@@ -12,15 +12,13 @@
 
 #include "outcome.h"
 #include "proto.h"
+#include "server.h"
 
-struct session;
+/* For server_init: dispatch, and the page fds of a region a session holds
+ * (-ESTALE if it holds no such region). */
+extern const struct server_handlers dispatch_handlers;
 
 enum outcome dispatch(struct session *s, const struct proto_msg *m);
-
-/* The fds of pages [first, first + n) of a region s holds, as they are now
- * (borrowed for one sendmsg), or -ESTALE if s holds no such region. */
-int dispatch_region_fds(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
-			int *fds);
 
 /* PROTO_LIST (inspect.c). */
 enum outcome inspect_list(struct session *s, const struct proto_msg *m);

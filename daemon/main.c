@@ -24,6 +24,7 @@
 
 #include "backing.h"
 #include "config.h"
+#include "dispatch.h"
 #include "hugetlb.h"
 #include "log.h"
 #include "reserve.h"
@@ -491,7 +492,7 @@ int main(int argc, char **argv)
 	log_max_level = arg.log_level;
 	arg_debug_check = secure_getenv("CONTIG_DEBUG_CHECK") != NULL;
 
-	server_init(&srv);
+	server_init(&srv, &dispatch_handlers);
 	srv.limits = arg.limits;
 	srv.access = arg.access;
 	if (loop_init(&srv.loop) < 0)

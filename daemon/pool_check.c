@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int fail(char *why, size_t len, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) int fail(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 

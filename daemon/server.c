@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "dispatch.h"
 #include "log.h"
 
 void limits_default(struct limits *l)
@@ -38,8 +37,9 @@ void limits_default(struct limits *l)
 	};
 }
 
-void server_init(struct server *srv)
+void server_init(struct server *srv, const struct server_handlers *handlers)
 {
+	srv->handlers = handlers;
 	srv->listen_fd = -1;
 	list_init(&srv->sessions);
 	list_init(&srv->parked);
@@ -147,7 +147,7 @@ static void on_message(struct conn *c, const struct proto_msg *m)
 	struct session *s = container_of(c, struct session, conn);
 
 	s->srv->last_request_ns = now_ns();
-	session_answer(s, m->hdr.request, dispatch(s, m));
+	session_answer(s, m->hdr.request, s->srv->handlers->request(s, m));
 }
 
 static void on_ended(struct conn *c, enum conn_end why, int error)
@@ -176,7 +176,7 @@ static int on_region_fds(struct conn *c, uint64_t region_id, uint32_t first, uin
 			 int *fds)
 {
 	struct session *s = container_of(c, struct session, conn);
-	int r = dispatch_region_fds(s, region_id, first, n, fds);
+	int r = s->srv->handlers->region_fds(s, region_id, first, n, fds);
 
 	if (r < 0)
 		log_warn("session %llu: region %llu went away before its reply left: %s",
@@ -509,7 +509,7 @@ void server_retry_parked(struct server *srv)
 		list_del(&s->parked_link);
 		s->parked = false;
 		conn_hold(&s->conn, false);
-		session_answer(s, m.hdr.request, dispatch(s, &m));
+		session_answer(s, m.hdr.request, srv->handlers->request(s, &m));
 		conn_kick(&s->conn);
 	}
 }

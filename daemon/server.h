@@ -58,6 +58,16 @@ struct session {
 	struct stash stash;             /* regions the client freed but keeps (proto.h) */
 };
 
+/* What serves requests (dispatch.h): given to server_init, so that the
+ * server never calls up into the handlers by name. */
+struct server_handlers {
+	enum outcome (*request)(struct session *s, const struct proto_msg *m);
+	/* The fds of pages [first, first + n) of a region s holds, as they are
+	 * now, or -errno if it holds no such region. */
+	int (*region_fds)(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
+			  int *fds);
+};
+
 /* What happened to requests and sessions (the pool counts its own). */
 struct server_stats {
 	uint64_t fail_einval;
@@ -92,12 +102,13 @@ struct server {
 	uint64_t last_request_ns;       /* when the last request was dispatched */
 	uint64_t last_memory_take_ns;   /* when stashes were last taken for want of memory */
 	struct server_stats stats;
+	const struct server_handlers *handlers;
 	struct repair repair;           /* longer runs in the background (repair.h) */
 };
 
 /* Set up what server_accept needs (the pool, the loop and the listening
- * socket are the caller's). */
-void server_init(struct server *srv);
+ * socket are the caller's); requests go to handlers. */
+void server_init(struct server *srv, const struct server_handlers *handlers);
 
 /* Accept one connection: a session, or a refusal sent and the connection
  * closed (0 either way); -EAGAIN when none is waiting, or -errno. */

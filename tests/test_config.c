@@ -601,7 +601,7 @@ static void daemon_start(struct running *d, const char *text, const char *cmdlin
 				 0);
 	d->srv = calloc(1, sizeof(*d->srv));
 	assert_non_null(d->srv);
-	server_init(d->srv);
+	server_init(d->srv, NULL);
 	d->srv->limits = d->arg.limits;
 	d->srv->access = d->arg.access;
 	d->srv->access.socket_gid = 4242; /* main.c sets it from socket-group */

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "fuzz_session.h"
+#include "dispatch.h"
 #include "log.h"
 #include "pool.h"
 
@@ -996,7 +997,7 @@ static void setup(uint8_t flags, uint8_t flags2, uint8_t npages_less)
 		small_limits(&H.srv.limits);
 	if (flags & FZ_CFG_MAX_OUT)
 		H.srv.limits.max_out = 2;
-	server_init(&H.srv);
+	server_init(&H.srv, &dispatch_handlers);
 	CHECK(loop_init(&H.srv.loop) == 0, "loop_init: %m");
 	CHECK(pool_init(&H.srv.pool, &cfg, &fake_backing_ops, &H.fb, &got) == 0, "pool_init");
 	repair_init(&H.srv.repair, H.srv.pool.oversample, 0);
