@@ -45,7 +45,8 @@ static void rm_dir_files(const char *dir)
 		return;
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+				continue; /* not a name DPDK makes */
 			if (e->d_type == DT_DIR)
 				rm_dir_files(path), rmdir(path);
 			else

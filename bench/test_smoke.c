@@ -180,13 +180,16 @@ static void parse_tsv(const char *path)
 		}
 		if (n < 8)
 			continue;
-		struct row *r = &rows[nrows++];
-		snprintf(r->group, sizeof(r->group), "%s", field[0]);
-		snprintf(r->who, sizeof(r->who), "%s", field[1]);
+		struct row *r = &rows[nrows];
+		/* Names longer than a row's fields are no figure of ours: skip. */
+		if (snprintf(r->group, sizeof(r->group), "%s", field[0]) >= (int)sizeof(r->group) ||
+		    snprintf(r->who, sizeof(r->who), "%s", field[1]) >= (int)sizeof(r->who) ||
+		    snprintf(r->unit, sizeof(r->unit), "%s", field[7]) >= (int)sizeof(r->unit))
+			continue;
 		r->median = strtod(field[3], NULL);
 		r->n = (unsigned)strtoul(field[5], NULL, 10);
 		r->failed = (unsigned)strtoul(field[6], NULL, 10);
-		snprintf(r->unit, sizeof(r->unit), "%s", field[7]);
+		nrows++;
 	}
 	fclose(f);
 }

@@ -77,6 +77,10 @@ static int move_packets(uint16_t port, struct rte_mempool *mp, unsigned long *mo
 			return -ENOMEM;
 		for (unsigned int i = 0; i < BURST; i++) {
 			char *p = rte_pktmbuf_append(tx[i], 64);
+			if (!p) {
+				rte_pktmbuf_free_bulk(tx, BURST);
+				return -ENOMEM;
+			}
 			memset(p, 0, 64);
 			snprintf(p, 64, "contig packet %u/%u", round, i);
 		}

@@ -3,7 +3,13 @@
 #
 #   scripts/contig.sh run    install what is missing, build, reserve hugepages,
 #                            start contigd on its defaults, run the demo client
-#   scripts/contig.sh test   the same set-up, then the whole test suite
+#   scripts/contig.sh test   the same set-up, then the whole test suite, the
+#                            build matrix (scripts/build-matrix.sh), the suite
+#                            under ASan+UBSan and a short fuzz run
+#
+# Every build directory is set up with -Dwerror=true (the project's default
+# is off, so that a new compiler's new warning does not break a user's build;
+# CI stays strict).
 #
 # Both are idempotent: packages already there are not reinstalled, an existing
 # build is reused (ninja rebuilds what changed), hugepages already reserved are
@@ -27,7 +33,8 @@ esac
 
 packages=(build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
           libcmocka-dev libsystemd-dev libnuma-dev liburing-dev libbpf-dev libxdp-dev
-          libdpdk-dev iproute2 systemd valgrind systemd-container debootstrap groff-base)
+          libdpdk-dev iproute2 systemd valgrind systemd-container debootstrap groff-base
+          debhelper devscripts lintian)
 
 install_missing() {
     local missing=()
@@ -43,10 +50,23 @@ install_missing() {
     fi
 }
 
-build_tree() {
-    if [ ! -f "$build/build.ninja" ]; then
-        meson setup "$build" >/dev/null
+# Set up build directory $1 with -Dwerror=true and any further meson
+# options, or make sure an existing one has werror on (directories set up
+# when werror=true was the project's default keep theirs).
+setup_strict() {
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" -Dwerror=true "$@" >/dev/null
+    elif ! meson introspect --buildoptions "$dir" | python3 -c '
+import json, sys
+sys.exit(0 if any(o["name"] == "werror" and o["value"] for o in json.load(sys.stdin)) else 1)'; then
+        meson configure "$dir" -Dwerror=true >/dev/null
     fi
+}
+
+build_tree() {
+    setup_strict "$build"
     ninja -C "$build" >/dev/null
     say "built in $build/"
 }
@@ -98,11 +118,15 @@ status=0
 say "test suite (build/)"
 meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
 
+say "build matrix: gcc and clang, five buildtypes, Debian hardening flags (build-matrix/)"
+scripts/build-matrix.sh || status=1
+
 say "test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
 scripts/sanitize.sh "$top/build-asan" -- --print-errorlogs --num-processes 2 || status=1
+say "multi-threaded clients under ThreadSanitizer (build-tsan/)"; scripts/tsan.sh "$top/build-tsan" || status=1
 
 say "fuzzing: proto codec and session handler, ${CONTIG_FUZZ_SECONDS:-60} s each (build-fuzz/)"
-if { [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null; } &&
+if CC=clang setup_strict build-fuzz -Dfuzz=true &&
    ninja -C build-fuzz >/dev/null; then
     meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
 else

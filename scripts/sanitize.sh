@@ -26,7 +26,8 @@ fi
 
 # b_lundef=false: with clang, -fsanitize and -Wl,--no-undefined do not mix
 # in shared libraries (libcontig.so); harmless with gcc.
-opts="-Db_sanitize=address,undefined -Db_lundef=false"
+# -Dwerror=true: CI builds strictly (the project's default is off).
+opts="-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true"
 if [ -d "$build/meson-private" ]; then
 	# shellcheck disable=SC2086
 	meson configure "$build" $opts

@@ -371,7 +371,7 @@ static int dma_span(void *base, size_t len, struct chunk *ret)
 	if (!base || len == 0)
 		return -EINVAL;
 	if (contig_region_info(base, &ri) < 0)
-		return -errno;
+		return errno > 0 ? -errno : -EINVAL; /* never 0: callers read *ret on 0 */
 	off = (uintptr_t)base - (uintptr_t)ri.base;
 	if ((uintptr_t)base % ri.page_size || len > ri.mapped_bytes - off)
 		return -EINVAL;
