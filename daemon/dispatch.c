@@ -183,15 +183,32 @@ static enum outcome on_free(struct session *s, const struct proto_msg *m)
 
 static enum outcome on_query(struct session *s, const struct proto_msg *m)
 {
-	struct proto_pool_info info;
+	struct pool_figures f;
 
 	/* Only our own: describing the pool to one client must cost the
 	 * others nothing (a take forces a round trip and a refault on them).
 	 * What other live clients keep stashed counts as used until it sits
 	 * idle for a second or someone needs the memory. */
 	session_take_stash(s);
-	pool_info(&s->srv->pool, m->body.query.node, &info);
-	info.sessions = s->srv->nsessions;
+	pool_figures(&s->srv->pool, m->body.query.node, &f);
+	struct proto_pool_info info = {
+		.page_size = f.page_size,
+		.total_bytes = f.total_bytes,
+		.free_bytes = f.free_bytes,
+		.largest_free_run = f.largest_free_run,
+		.reclaiming_bytes = f.reclaiming_bytes,
+		.quarantined_bytes = f.quarantined_bytes,
+		.lost_bytes = f.lost_bytes,
+		.runs = f.runs,
+		.sessions = s->srv->nsessions,
+		.regions = f.regions,
+		.nodes = f.nodes,
+		.uptime_ns = f.uptime_ns,
+		.below_4g_total = f.below_4g_total,
+		.below_4g_free = f.below_4g_free,
+		.below_16m_total = f.below_16m_total,
+		.below_16m_free = f.below_16m_free,
+	};
 	return replied(conn_queue(&s->conn, PROTO_POOL_INFO, m->hdr.request, &info, sizeof(info)));
 }
 

@@ -285,9 +285,9 @@ static void on_listen(struct loop_source *src, uint32_t events)
 
 static void notify_status(void)
 {
-	struct proto_pool_info info;
+	struct pool_figures info;
 
-	pool_info(&srv.pool, EXTENT_NODE_ANY, &info);
+	pool_figures(&srv.pool, EXTENT_NODE_ANY, &info);
 	sd_notifyf(0, "STATUS=pool %" PRIu64 " MiB, %" PRIu64 " MiB free, largest run %" PRIu64
 		   " MiB, %u sessions",
 		   info.total_bytes >> 20, info.free_bytes >> 20, info.largest_free_run >> 20,

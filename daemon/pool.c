@@ -646,7 +646,7 @@ uint32_t pool_audit_step(struct pool *p, uint32_t n)
 	return moved;
 }
 
-void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret)
+void pool_figures(const struct pool *p, int32_t node, struct pool_figures *ret)
 {
 	struct extent_stats st;
 	uint64_t ps = p->page_size;

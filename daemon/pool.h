@@ -237,7 +237,23 @@ static inline struct region *pool_region_at(const struct pool *p, uint32_t slot)
  * with the first broken one described in why. Loop thread only. */
 int pool_check(const struct pool *p, char *why, size_t len);
 
-/* Pool figures for node (or EXTENT_NODE_ANY); sessions are the caller's to fill. */
-void pool_info(const struct pool *p, int32_t node, struct proto_pool_info *ret);
+/* The pool's figures for one node (or EXTENT_NODE_ANY); what goes on the
+ * wire is the server's to make of them. */
+struct pool_figures {
+	uint64_t page_size;
+	uint64_t total_bytes;
+	uint64_t free_bytes;         /* free now, reclaim in flight excluded */
+	uint64_t largest_free_run;   /* bytes */
+	uint64_t reclaiming_bytes;
+	uint64_t quarantined_bytes;
+	uint64_t lost_bytes;
+	uint32_t runs;
+	uint32_t regions;
+	uint32_t nodes;              /* bit i set: node i holds pool pages */
+	uint64_t uptime_ns;
+	uint64_t below_4g_total, below_4g_free;
+	uint64_t below_16m_total, below_16m_free;
+};
+void pool_figures(const struct pool *p, int32_t node, struct pool_figures *ret);
 
 #endif

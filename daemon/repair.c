@@ -317,13 +317,13 @@ out:
 bool repair_idle_due(struct repair *rp, const struct pool *p, uint64_t now,
 		     uint64_t last_request_ns)
 {
-	struct proto_pool_info info;
+	struct pool_figures info;
 
 	if (!rp->idle_s || !rp->want || rp->running ||
 	    now - last_request_ns < (uint64_t)rp->idle_s * 1000000000u ||
 	    p->stats.phys_changed == rp->moved_at)
 		return false;
-	pool_info(p, EXTENT_NODE_ANY, &info);
+	pool_figures(p, EXTENT_NODE_ANY, &info);
 	if (info.reclaiming_bytes || info.quarantined_bytes)
 		return false;
 	if (info.runs <= rp->runs_after) {

@@ -224,8 +224,8 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 		goto out;
 	}
 
-	struct proto_pool_info info;
-	pool_info(pool, EXTENT_NODE_ANY, &info);
+	struct pool_figures info;
+	pool_figures(pool, EXTENT_NODE_ANY, &info);
 	log_info("pool: %u pages of %s (%s) pinned in %" PRIu64 " ms; %u runs, largest %s",
 		 pool->npages, human(ps, a, sizeof(a)), human(info.total_bytes, b, sizeof(b)),
 		 (now_ns() - t0) / 1000000, info.runs,
@@ -233,7 +233,7 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 	for (int n = 0; pl.bind && n < PROTO_MAX_NODES; n++) {
 		if (!pl.pages[n])
 			continue;
-		pool_info(pool, n, &info);
+		pool_figures(pool, n, &info);
 		log_info("node %d: %s, largest run %s", n, human(info.total_bytes, a, sizeof(a)),
 			 human(info.largest_free_run, b, sizeof(b)));
 	}

@@ -112,7 +112,20 @@ fi
 
 # test: the whole suite, then again under ASan+UBSan, then a short fuzz run
 # of both libFuzzer targets (60 s each; CONTIG_FUZZ_SECONDS changes it).
+# Give the free hugepages back to the kernel and take them again: freed in
+# the order earlier runs left them, the free list is scattered, and a test
+# that needs two physically adjacent pages would depend on that history.
+# Pages in use stay where they are (only free ones go).
+refresh_hugepages() {
+    local sys=/sys/kernel/mm/hugepages/hugepages-2048kB nr free
+    nr=$(cat $sys/nr_hugepages)
+    free=$(cat $sys/free_hugepages)
+    echo $((nr - free)) > $sys/nr_hugepages 2>/dev/null || true
+    echo "$nr" > $sys/nr_hugepages 2>/dev/null || true
+}
+
 reserve_hugepages 600
+refresh_hugepages
 export CONTIG_TEST_SOAK_SECONDS=${CONTIG_TEST_SOAK_SECONDS:-20}
 status=0
 say "test suite (build/)"
@@ -121,9 +134,10 @@ meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
 say "build matrix: gcc and clang, five buildtypes, Debian hardening flags (build-matrix/)"
 scripts/build-matrix.sh || status=1
 
+refresh_hugepages
 say "test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
 scripts/sanitize.sh "$top/build-asan" -- --print-errorlogs --num-processes 2 || status=1
-say "multi-threaded clients under ThreadSanitizer (build-tsan/)"; scripts/tsan.sh "$top/build-tsan" || status=1
+refresh_hugepages; say "multi-threaded clients under ThreadSanitizer (build-tsan/)"; scripts/tsan.sh "$top/build-tsan" || status=1
 
 say "fuzzing: proto codec and session handler, ${CONTIG_FUZZ_SECONDS:-60} s each (build-fuzz/)"
 if CC=clang setup_strict build-fuzz -Dfuzz=true &&
