@@ -107,7 +107,8 @@ static void put(struct script *s, const void *p, size_t n)
 		fprintf(stderr, "script too long\n");
 		exit(1);
 	}
-	memcpy(s->buf + s->len, p, n);
+	if (n) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(s->buf + s->len, p, n);
 	s->len += n;
 }
 

@@ -59,7 +59,7 @@ static const char marker[] = "ATTACKER-WROTE-THIS";
  * what it writes lands in root's regions or in pages handed out next.
  * ------------------------------------------------------------------------ */
 
-#define ATTACK_PAGES 4
+#define ATTACK_PAGES 1 /* one page: any free page will do, however scattered the pool */
 
 static int outq(int fd)
 {
@@ -420,7 +420,7 @@ static void test_borrowed_fds(void **state)
 	t.dirty += dirty;
 	/* The attack did what it means to: an ALLOC read while the socket
 	 * was full, so its REGION reply waited in the daemon's queue. */
-	assert_true(t.stuck > 0);
+	assert_int_equal(t.stuck, 4); /* every round */
 	assert_int_equal(t.sockets, 0);
 	assert_int_equal(t.secrets, 0);
 	assert_int_equal(t.others, 0);
@@ -605,7 +605,7 @@ enum {
 static int truncating_client(struct agent *self, void *arg)
 {
 	const char *socket = arg;
-	struct proto_alloc al = { .nbytes = 2 * PS, .highest = UINT64_MAX, .node = PROTO_NODE_ANY };
+	struct proto_alloc al = { .nbytes = PS, .highest = UINT64_MAX, .node = PROTO_NODE_ANY };
 	int fds[PROTO_MAX_FDS], mask = 0, r;
 	struct proto_msg m;
 	size_t nfds = 0;
@@ -614,7 +614,7 @@ static int truncating_client(struct agent *self, void *arg)
 	if (fd < 0)
 		CHILD_FAIL(2, "connect: %s", strerror(-fd));
 	if (raw_send(fd, PROTO_ALLOC, 2, &al, sizeof(al)) < 0 ||
-	    sec_recv(fd, &m, fds, &nfds, 10000) != PROTO_REGION || nfds != 2)
+	    sec_recv(fd, &m, fds, &nfds, 10000) != PROTO_REGION || nfds != 1)
 		CHILD_FAIL(3, "no region");
 	uint64_t id = m.body.region.region_id;
 	off_t size = (off_t)m.body.region.page_size;
@@ -681,7 +681,7 @@ static void test_sealed_pages(void **state)
 	assert_true(root >= 0);
 	for (int i = 0; i < 4; i++) {
 		struct mapped_region mr;
-		assert_int_equal(sec_alloc_map(root, 4 * PS, NULL, &mr), 0);
+		assert_int_equal(sec_alloc_map(root, PS, NULL, &mr), 0);
 		assert_true(all_zero(mr.va, mr.len));
 		memset(mr.va, 0x77, mr.len);
 		sec_unmap(&mr);
