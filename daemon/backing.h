@@ -26,7 +26,7 @@ struct backing_page {
 
 struct backing_ops {
 	/* Create, fault in and locate a fresh zeroed page. Thread-safe: the
-	 * reclaim thread calls it. Returns 0, -ENOMEM/-ENOSPC when the kernel
+	 * reclaim workers call it. Returns 0, -ENOMEM/-ENOSPC when the kernel
 	 * has no free hugepage, or -errno. *ret untouched on failure. */
 	int (*acquire)(void *ctx, uint64_t page_size, struct backing_page *ret);
 	/* Optional, both or neither: acquire in two halves, for the start-up
@@ -34,8 +34,8 @@ struct backing_ops {
 	 * with the page reserved; fill (costly: the kernel zeroes the page;
 	 * any thread, in parallel) allocates, maps and locates it, and on
 	 * failure empties pg. Two threads creating and mapping files at once
-	 * contend in the kernel (40 ms against 5 ms for 1024 pages here), so
-	 * only the zeroing is done in parallel. */
+	 * contend in the kernel and take longer than one alone (BENCHMARKS.md),
+	 * so only the zeroing is done in parallel. */
 	int (*prepare)(void *ctx, uint64_t page_size, struct backing_page *ret);
 	int (*fill)(void *ctx, uint64_t page_size, struct backing_page *pg);
 	/* Take the page away from every process that maps it (punch it out of
@@ -59,8 +59,8 @@ struct backing_ops {
 };
 
 /* Zero n bytes (a multiple of 64, 16-byte aligned) with non-temporal stores:
- * the zeroes go to memory without evicting the cache (about 4x the kernel's
- * refault zeroing here). */
+ * the zeroes go to memory without reading every line in first and without
+ * evicting the cache (BENCHMARKS.md compares it with the kernel's zeroing). */
 void zero_nt(void *p, uint64_t n);
 
 /* The real thing: hugetlb memfds, /proc/self/pagemap, get_mempolicy.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * log.c - see log.h. Lines are written with one write(2) so that lines of
- * the loop and of the reclaim thread never interleave.
+ * the loop and of the reclaim workers never interleave.
  */
 #include "log.h"
 

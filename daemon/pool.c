@@ -415,7 +415,7 @@ void pool_reclaim_kick(struct pool *p)
 	p->npending = 0;
 }
 
-/* Revoke every page now (or after quarantine), then let the reclaim thread
+/* Revoke every page now (or after quarantine), then let the reclaim workers
  * refault them. */
 static void region_release(struct pool *p, struct region *rg, bool quarantine)
 {

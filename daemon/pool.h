@@ -7,7 +7,7 @@
  * holder of a region (the session that allocated it, and each session that
  * imported it) holds one lease. When the last lease goes, the region's pages
  * are revoked at once (punched out of their files, so no former holder can
- * see them again) and handed to the reclaim thread, which faults a fresh,
+ * see them again) and handed to the reclaim workers, which fault a fresh,
  * kernel-zeroed page into a new file for each; only then is a page FREE
  * again. So a FREE page has never been visible to any client.
  *
@@ -193,7 +193,7 @@ struct region *pool_region_find(struct pool *p, uint64_t id);
 /* The lease holder has on r, or NULL. */
 struct lease *pool_lease_of(struct region *r, void *holder);
 
-/* Collect pages the reclaim thread finished; returns how many came back. */
+/* Collect pages the reclaim workers finished; returns how many came back. */
 uint32_t pool_reclaim_collect(struct pool *p);
 /* Put LOST pages back on the reclaim queue; returns how many. */
 uint32_t pool_retry_lost(struct pool *p);

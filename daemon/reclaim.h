@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reclaim.h - the reclaim threads: turn revoked page ids back into fresh,
- * kernel-zeroed, located pages off the loop thread (a refault of a 2 MiB page
- * costs ~190 us here, mostly the kernel zeroing it).
+ * reclaim.h - the reclaim workers (up to RECLAIM_MAX_THREADS): turn revoked
+ * page ids back into fresh, kernel-zeroed, located pages off the loop thread
+ * (a refault is too slow for the loop, mostly the kernel zeroing the page;
+ * BENCHMARKS.md has the figures).
  *
- * The loop pushes page ids (reclaim_push); the thread acquires a new backing
- * page for each and queues the result; the loop is woken through an eventfd
- * and pops results (reclaim_pop). Both queues are rings of capacity npages:
- * a page is in at most one of them at a time, so they never overflow.
+ * The loop submits jobs in batches (reclaim_submit); a worker acquires a new
+ * backing page for each, or zeroes the job's own page in place (trusted
+ * mode), and queues the result; the loop is woken through an eventfd and
+ * pops results (reclaim_pop). Both queues are rings of capacity npages: a
+ * page is in at most one of them at a time, so they never overflow.
  */
 #ifndef CONTIG_RECLAIM_H
 #define CONTIG_RECLAIM_H
@@ -43,7 +45,7 @@ struct reclaim {
 	uint32_t todo_head, todo_len;
 	struct reclaim_done *done;   /* ring of results */
 	uint32_t done_head, done_len;
-	uint32_t in_flight;          /* pushed and not yet popped */
+	uint32_t in_flight;          /* submitted and not yet popped */
 	const struct backing_ops *ops;
 	void *ops_ctx;
 	uint64_t page_size;
@@ -53,7 +55,9 @@ struct reclaim {
  * so one per core makes reclaim that much faster). */
 int reclaim_start(struct reclaim *rc, uint32_t cap, uint32_t nthreads,
 		  const struct backing_ops *ops, void *ops_ctx, uint64_t page_size);
-/* Stops the thread; results not popped are handed back through drop(). */
+/* Stops the workers; the pages of results not popped go straight back to
+ * the kernel, except pages zeroed in place (the pool's table still holds
+ * those, and drops them). */
 void reclaim_stop(struct reclaim *rc);
 /* Reclaim page id, from node (or any node for -1). */
 struct reclaim_job {

@@ -128,7 +128,7 @@ int proto_decode(const void *buf, size_t len, size_t nfds, struct proto_msg *ret
 {
 	const uint8_t *p = buf;
 	struct proto_msg m;
-	size_t want, have, fixed;
+	size_t want, have;
 
 	if (!buf || len < sizeof(struct proto_hdr) || len > PROTO_MAX_MSG)
 		return -EBADMSG;
@@ -147,23 +147,19 @@ int proto_decode(const void *buf, size_t len, size_t nfds, struct proto_msg *ret
 	m.items = NULL;
 	m.items_len = 0;
 
+	/* Version 1 bodies are complete: none is short of a field yet, so
+	 * there is nothing to zero-extend (proto.h). */
+	if (have < want)
+		return -EBADMSG;
 	if (m.hdr.type == PROTO_LIST_REPLY) {
 		/* Fixed part, then items: no append-only tail possible here. */
-		if (have < want)
-			return -EBADMSG;
-		memcpy(&m.body, p, want);
 		m.items = p + want;
 		m.items_len = have - want;
-	} else {
-		/* Append-only: zero-extend a shorter body, reject a non-zero tail. */
-		fixed = have < want ? have : want;
-		if (have > want && !all_zero(p + want, have - want))
-			return -EBADMSG;
-		/* Version 1 bodies are complete: nothing may be left out yet. */
-		if (have < want)
-			return -EBADMSG;
-		memcpy(&m.body, p, fixed);
+	} else if (have > want && !all_zero(p + want, have - want)) {
+		/* Append-only: a longer body's tail must be zero. */
+		return -EBADMSG;
 	}
+	memcpy(&m.body, p, want);
 
 	int r = check_fields(&m, nfds);
 	if (r < 0)

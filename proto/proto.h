@@ -9,8 +9,9 @@
  * rejects a longer body whose tail is not zero and accepts a zero tail, so a
  * newer peer can add fields at the end; once a body has grown, the shorter
  * version-1 form will be zero-extended (today every version-1 body must be
- * complete). Reserved
- * fields must be zero. Only PROTO_REGION carries file descriptors.
+ * complete). Reserved fields must be zero. Only PROTO_REGION (the region's
+ * page fds) and PROTO_STASH_TABLE (the table's memfd) carry file
+ * descriptors.
  *
  * proto_decode() is the one validation function both sides use; nothing of a
  * received message is looked at before it returned 0.

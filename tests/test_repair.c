@@ -138,8 +138,52 @@ static void test_duplicate_ignored(void **state)
 	assert_int_equal(kept_at(f, 4, 30), 0);
 }
 
-/* Random layouts: exactly quota movable frames kept, never a fixed one,
- * never more than exist; the score never counts a frame twice. */
+/*
+ * The selection repair_choose must make, worked out independently on frames
+ * sorted by phys without duplicates (repair.h): runs of adjacent frames on
+ * one node, fixed frames included; the longest run first, at equal length
+ * the one with more FREE frames, then the lower address; within a run its
+ * movable frames from the lowest address up, until quota are kept.
+ */
+static void oracle_keep(const struct repair_frame *f, uint32_t n, uint32_t quota, uint8_t *keep)
+{
+	uint32_t *first = calloc(n, sizeof(*first)), *len = calloc(n, sizeof(*len));
+	uint32_t *nfree = calloc(n, sizeof(*nfree));
+	uint8_t *taken = calloc(n, 1);
+	uint32_t nruns = 0, kept = 0;
+
+	assert_true(first && len && nfree && taken);
+	for (uint32_t k = 0; k < n; k++) {
+		keep[k] = 0;
+		if (!k || f[k].phys != f[k - 1].phys + PS || f[k].node != f[k - 1].node)
+			first[nruns++] = k;
+		len[nruns - 1]++;
+		nfree[nruns - 1] += f[k].kind == REPAIR_FREE;
+	}
+	while (kept < quota) {
+		uint32_t best = nruns;
+		for (uint32_t r = 0; r < nruns; r++)
+			if (!taken[r] && (best == nruns || len[r] > len[best] ||
+					  (len[r] == len[best] && nfree[r] > nfree[best])))
+				best = r; /* a tie on both keeps the earlier, lower run */
+		if (best == nruns)
+			break;
+		taken[best] = 1;
+		for (uint32_t k = first[best]; k < first[best] + len[best] && kept < quota; k++)
+			if (f[k].kind != REPAIR_FIXED) {
+				keep[k] = 1;
+				kept++;
+			}
+	}
+	free(first);
+	free(len);
+	free(nfree);
+	free(taken);
+}
+
+/* Random layouts: exactly the frames the rule picks are kept (so exactly
+ * quota movable ones, never a fixed one, whatever the input order); the
+ * score never counts a frame twice. */
 static void test_random_layouts(void **state)
 {
 	unsigned seed = 12345;
@@ -159,6 +203,11 @@ static void test_random_layouts(void **state)
 			quota += kind == REPAIR_FREE;
 			movable += kind != REPAIR_FIXED;
 		}
+		/* Built in physical order, ref k at position k: the rule's
+		 * choice on the sorted frames, before they are shuffled. */
+		uint8_t *want = calloc(n, 1);
+		assert_non_null(want);
+		oracle_keep(f, n, quota, want);
 		/* Shuffle: the choice must not depend on the input order. */
 		for (uint32_t k = n - 1; k > 0; k--) {
 			uint32_t j = (uint32_t)rand_r(&seed) % (k + 1);
@@ -171,8 +220,13 @@ static void test_random_layouts(void **state)
 		for (uint32_t k = 0; k < n; k++) {
 			if (k)
 				assert_true(f[k - 1].phys < f[k].phys);
-			if (f[k].kind == REPAIR_FIXED)
-				assert_int_equal(f[k].keep, 0);
+			/* Sorted back into the order it was built in. */
+			assert_int_equal(f[k].ref, k);
+			if (f[k].keep != want[k])
+				fail_msg("round %d: frame %u (page %llu, kind %u, node %d): "
+					 "kept %u, the rule keeps %u", round, k,
+					 (unsigned long long)(f[k].phys / PS), f[k].kind,
+					 f[k].node, f[k].keep, want[k]);
 			kept += f[k].keep;
 		}
 		assert_int_equal(kept, quota);
@@ -184,6 +238,7 @@ static void test_random_layouts(void **state)
 		/* Sum of squares of run lengths lies between owned and owned^2. */
 		assert_true(s >= owned && s <= (uint64_t)owned * owned);
 		assert_true(largest <= owned && (owned == 0 || runs >= 1));
+		free(want);
 		free(f);
 	}
 }

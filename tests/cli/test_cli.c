@@ -727,23 +727,123 @@ static void test_map_pty(void **state)
 	ctl_free(&r);
 }
 
+/* The STATS table, in the order the daemon sends it (daemon/inspect.c). */
+static const char *const stat_names[] = {
+	"allocs", "frees", "fail_einval", "fail_enomem", "fail_edquot", "fail_eacces",
+	"fail_other", "waits", "bytes_served", "reclaims", "zeroed_in_place", "reclaim_ns",
+	"revoke_errors", "quarantined", "pinned", "pin_failures", "phys_changed", "lost",
+	"audits", "wrong_node", "audit_moved", "imports", "exports", "protocol_errors",
+	"sessions_total", "repair_looked", "repair_swapped", "stash_taken", "stash_bogus",
+};
+
+/* What the daemon's log says: lines containing text, and the sum of the
+ * numbers that follow each occurrence of after (if not NULL) in them. */
+static uint64_t log_sum(const char *text, const char *after, uint64_t *ret_lines)
+{
+	FILE *f = fopen(d.log, "re");
+	char line[1024];
+	uint64_t sum = 0, lines = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, text);
+		if (!at)
+			continue;
+		lines++;
+		if (after && (at = strstr(line, after)))
+			sum += strtoull(at + strlen(after), NULL, 10);
+	}
+	fclose(f);
+	if (ret_lines)
+		*ret_lines = lines;
+	return sum;
+}
+
+/* Every counter the daemon sends, by name and in order, each to its value:
+ * at this point the clients hold what they got and nothing was ever freed,
+ * exported or refused but the ENOMEM they were told. */
 static void test_stats_json(void **state)
 {
-	struct json *s = ctl_json("stats");
-	const struct json *st = j_obj(s, "stats");
+	const size_t nnames = sizeof(stat_names) / sizeof(stat_names[0]);
 	struct expect e = expected(-1);
+	struct json *s, *again, *status;
+	const struct json *st, *st2;
+	uint64_t rounds, migrated, unpinned;
 
 	(void)state;
+	/* The start-up repair round is over (it logs its one line when it is). */
+	assert_true(daemon_wait_log(&d, "repair: ", 10000));
+	s = ctl_json("stats");
+	st = j_obj(s, "stats");
 	assert_non_null(st);
 	assert_int_equal(st->type, JSON_OBJECT);
-	assert_true(st->n >= 19);
-	for (size_t i = 0; i < st->n; i++)
+	assert_int_equal(st->n, nnames);
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->keys[i], stat_names[i]))
+			fail_msg("stats member %zu is %s, expected %s", i, st->keys[i],
+				 stat_names[i]);
 		assert_true(st->items[i].type == JSON_NUMBER && st->items[i].is_uint);
+	}
 	assert_int_equal(j_u64(st, "allocs"), e.regions);
-	assert_int_equal(j_u64(st, "fail_enomem"), e.enomem);
-	assert_int_equal(j_u64(st, "bytes_served"), e.nbytes);
 	assert_int_equal(j_u64(st, "frees"), 0);
+	assert_int_equal(j_u64(st, "fail_einval"), 0);
+	assert_int_equal(j_u64(st, "fail_enomem"), e.enomem);
+	assert_int_equal(j_u64(st, "fail_edquot"), 0);
+	assert_int_equal(j_u64(st, "fail_eacces"), 0);
+	assert_int_equal(j_u64(st, "fail_other"), 0);
+	/* Nothing was ever in reclaim, so nothing waited for it. */
+	assert_int_equal(j_u64(st, "waits"), 0);
+	assert_int_equal(j_u64(st, "bytes_served"), e.nbytes);
+	assert_int_equal(j_u64(st, "reclaims"), 0);
+	assert_int_equal(j_u64(st, "zeroed_in_place"), 0);
+	assert_int_equal(j_u64(st, "reclaim_ns"), 0);
+	assert_int_equal(j_u64(st, "revoke_errors"), 0);
+	assert_int_equal(j_u64(st, "quarantined"), 0);
+	assert_int_equal(j_u64(st, "phys_changed"), 0);
+	assert_int_equal(j_u64(st, "lost"), 0);
+	assert_int_equal(j_u64(st, "wrong_node"), 0);
+	assert_int_equal(j_u64(st, "imports"), 0);
+	assert_int_equal(j_u64(st, "exports"), 0);
+	assert_int_equal(j_u64(st, "protocol_errors"), 0);
+	assert_int_equal(j_u64(st, "stash_taken"), 0);
+	assert_int_equal(j_u64(st, "stash_bogus"), 0);
+	/* Repair: what its log lines say it looked at and swapped. */
+	assert_int_equal(j_u64(st, "repair_looked"),
+			 log_sum("repair: looked at", "looked at ", &rounds));
+	assert_int_equal(j_u64(st, "repair_swapped"),
+			 log_sum("repair: looked at", "swapped ", NULL));
+	assert_true(j_u64(st, "repair_swapped") <= j_u64(st, "repair_looked"));
+	assert_true(rounds <= 1); /* no reclaim yet: no idle round */
+	/* Every pool page pinned once at start, and every page a swap brought
+	 * in; nothing at all when io_uring pinning is not available. */
+	log_sum("pool pages are not pinned", NULL, &unpinned);
+	if (unpinned) {
+		assert_int_equal(j_u64(st, "pinned") + j_u64(st, "pin_failures"), 0);
+	} else {
+		assert_int_equal(j_u64(st, "pinned") + j_u64(st, "pin_failures"),
+				 POOL / PS + j_u64(st, "repair_swapped"));
+	}
+	/* A page the audit found moved is logged, one line each. */
+	log_sum("the kernel migrated it", NULL, &migrated);
+	assert_int_equal(j_u64(st, "audit_moved"), migrated);
+	/* Sessions: at least the clients' and this one; another stats run
+	 * is exactly one more session and changes no other counter but the
+	 * audit's, which advances once per pass of the pool. */
 	assert_true(j_u64(st, "sessions_total") >= NCLIENTS + 1);
+	again = ctl_json("stats");
+	st2 = j_obj(again, "stats");
+	assert_int_equal(st2->n, nnames);
+	assert_int_equal(j_u64(st2, "sessions_total"), j_u64(st, "sessions_total") + 1);
+	for (size_t i = 0; i < nnames; i++)
+		if (strcmp(stat_names[i], "sessions_total") && strcmp(stat_names[i], "audits"))
+			assert_int_equal(j_u64(st2, stat_names[i]), j_u64(st, stat_names[i]));
+	/* The default audit (the pool every 10 s, a slice of ceil(32 / 10)
+	 * pages per one-second tick) completes a pass every 8 ticks. */
+	status = ctl_json("status");
+	assert_true(j_u64(st2, "audits") >= j_u64(st, "audits"));
+	assert_true((double)j_u64(st2, "audits") * 8 <= j_num(status, "uptime_s"));
+	json_free(status);
+	json_free(again);
 	json_free(s);
 }
 

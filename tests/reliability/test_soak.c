@@ -17,8 +17,10 @@
  * before freeing it checks every word still holds its tag.
  *
  * At the end (all clients told to stop, then gone): no violation, every
- * page back (free == total), the daemon's fd count at its baseline. Totals
- * are printed: sessions, operations, kills, bytes checked.
+ * page back (free == total, each page of the table FREE), the daemon's fd
+ * count at its baseline, and the daemon's counters agree with what the
+ * clients saw (see check_counts). Totals are printed: sessions, operations,
+ * kills, bytes checked.
  */
 #define _GNU_SOURCE
 #include <contig.h>
@@ -50,6 +52,8 @@ struct range {
 struct slot {
 	pid_t pid;
 	int dead;            /* set before SIGKILL: its ranges no longer count */
+	int in_alloc;        /* in contig_alloc*, its outcome not counted yet */
+	int served;          /* had an answer: it has a session */
 	struct range live[MAX_LIVE];
 };
 
@@ -57,6 +61,7 @@ struct shared {
 	int stop;
 	uint64_t serial;                 /* clients started */
 	uint64_t allocs, frees, enomem, waits_ns, ops;
+	uint64_t bytes_allocated;        /* asked for by the successful allocs */
 	uint64_t bytes_checked;
 	uint64_t violations;
 	char first_violation[512];
@@ -240,18 +245,27 @@ static void client_alloc(int me, uint64_t *s, struct held *h, int k, uint64_t se
 
 	random_constraints(s, n, &lo, &hi, &bound);
 	errno = 0;
+	/* Until the outcome is counted, a kill leaves the daemon's count of
+	 * it unknown to us (it may have answered): the supervisor notes it. */
+	__atomic_store_n(&sh->slots[me].in_alloc, 1, __ATOMIC_SEQ_CST);
 	uint8_t *p = contig_alloc_specify_cache(n, lo, hi, bound, CONTIG_CACHED);
+	int e = errno;
 	add(&sh->ops, 1);
+	if (p || e == ENOMEM)
+		__atomic_store_n(&sh->slots[me].served, 1, __ATOMIC_SEQ_CST);
 	if (!p) {
-		if (errno == ENOMEM)
+		if (e == ENOMEM)
 			add(&sh->enomem, 1);
-		else
+		__atomic_store_n(&sh->slots[me].in_alloc, 0, __ATOMIC_SEQ_CST);
+		if (e != ENOMEM)
 			violation("alloc of %zu in [0x%llx, 0x%llx] boundary 0x%llx: errno %d", n,
 				  (unsigned long long)lo, (unsigned long long)hi,
-				  (unsigned long long)bound, errno);
+				  (unsigned long long)bound, e);
 		return;
 	}
 	add(&sh->allocs, 1);
+	add(&sh->bytes_allocated, n);
+	__atomic_store_n(&sh->slots[me].in_alloc, 0, __ATOMIC_SEQ_CST);
 	uint64_t ph = contig_phys_addr(p);
 	struct range r = { ph, ph + n - 1 };
 	if (ph == CONTIG_PHYS_INVALID || ph < lo || ph + n - 1 > hi ||
@@ -318,6 +332,8 @@ static pid_t spawn(int slot)
 
 	for (int k = 0; k < MAX_LIVE; k++)
 		publish(slot, k, UINT64_MAX, 0);
+	__atomic_store_n(&sl->in_alloc, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&sl->served, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&sl->dead, 0, __ATOMIC_SEQ_CST);
 	pid = fork();
 	if (pid == 0)
@@ -328,25 +344,112 @@ static pid_t spawn(int slot)
 
 /* ---- the supervisor ---- */
 
+/* The daemon's STATS table, the counters check_counts reads. */
+struct counters {
+	uint64_t allocs, frees, fail_einval, fail_enomem, fail_edquot, fail_eacces, fail_other;
+	uint64_t bytes_served, reclaims, quarantined, revoke_errors, imports, exports;
+	uint64_t protocol_errors, sessions_total, stash_taken, stash_bogus;
+	int seen;
+};
+
+static void counter_row(const void *item, void *arg)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} known[] = {
+#define C(f) { #f, offsetof(struct counters, f) }
+		C(allocs), C(frees), C(fail_einval), C(fail_enomem), C(fail_edquot),
+		C(fail_eacces), C(fail_other), C(bytes_served), C(reclaims),
+		C(quarantined), C(revoke_errors), C(imports), C(exports), C(protocol_errors),
+		C(sessions_total), C(stash_taken), C(stash_bogus),
+#undef C
+	};
+	struct counters *c = arg;
+	struct proto_stat_item it;
+
+	memcpy(&it, item, sizeof(it));
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strncmp(it.name, known[i].name, sizeof(it.name)))
+			continue;
+		memcpy((char *)c + known[i].off, &it.value, sizeof(it.value));
+		c->seen++;
+	}
+}
+
+/* One raw session (counted in sessions_total as it reads it). */
+static void read_counters(struct counters *c)
+{
+	*c = (struct counters){ 0 };
+	assert_true(raw_list(d.socket, PROTO_TABLE_STATS, counter_row, c) > 0);
+	assert_int_equal(c->seen, 17);
+}
+
+#define DELTA(f) (b->f - a->f)
+
+/*
+ * What the daemon counted between a and b against what the clients saw.
+ * Exact where the clients see it all; a client killed inside contig_alloc
+ * (in_alloc kills) may have been answered without counting it, and a stash
+ * hit is an allocation the daemon never sees, hence the bounds. raw_between
+ * is how many raw sessions the supervisor opened after a, b's own included.
+ */
+static void check_counts(const struct counters *a, const struct counters *b,
+			 uint64_t in_alloc_kills, uint64_t served_clients, uint64_t raw_between)
+{
+	/* Every region served went back, by FREE, stash take or session end. */
+	assert_int_equal(DELTA(frees), DELTA(allocs));
+	assert_true(DELTA(allocs) <= sh->allocs + in_alloc_kills);
+	assert_true(DELTA(bytes_served) <= sh->bytes_allocated + in_alloc_kills * 8 * MiB);
+	assert_true(DELTA(fail_enomem) >= sh->enomem);
+	assert_true(DELTA(fail_enomem) <= sh->enomem + in_alloc_kills);
+	/* Valid arguments, no quota, no sharing, well-formed messages. */
+	assert_int_equal(DELTA(fail_einval), 0);
+	assert_int_equal(DELTA(fail_edquot), 0);
+	assert_int_equal(DELTA(fail_eacces), 0);
+	assert_int_equal(DELTA(fail_other), 0);
+	assert_int_equal(DELTA(imports), 0);
+	assert_int_equal(DELTA(exports), 0);
+	assert_int_equal(DELTA(protocol_errors), 0);
+	assert_int_equal(DELTA(stash_bogus), 0);
+	assert_int_equal(DELTA(revoke_errors), 0);
+	/* A stash taken back is one of the frees; every page of a freed
+	 * region (at least one each) came back through reclaim, quarantined
+	 * ones too. */
+	assert_true(DELTA(stash_taken) <= DELTA(frees));
+	assert_true(DELTA(reclaims) >= DELTA(frees));
+	assert_true(DELTA(reclaims) >= DELTA(quarantined));
+	/* One session per client that got an answer at least, at most one per
+	 * client started. */
+	assert_true(DELTA(sessions_total) >= served_clients + raw_between);
+	assert_true(DELTA(sessions_total) <= sh->serial + raw_between);
+}
+
 static void test_soak(void **state)
 {
 	int secs = env_int("CONTIG_TEST_SOAK_SECONDS", 20);
 	int nclients = env_int("CONTIG_TEST_SOAK_CLIENTS", 8);
 	struct raw_page *pages;
-	uint64_t kills = 0, seed = 0x1234567;
+	uint64_t kills = 0, in_alloc_kills = 0, served_clients = 0, seed = 0x1234567;
+	struct counters before, after;
 	int n, baseline, status;
 
 	(void)state;
 	if (nclients > MAX_CLIENTS)
 		nclients = MAX_CLIENTS;
 	assert_true(wait_pool_idle(10000));
+	/* The start-up repair round is over: its candidates' fds are gone.
+	 * Counted before any raw session, which the daemon closes a little
+	 * after we do. */
+	assert_true(daemon_wait_log(&d, "repair: ", 10000));
+	baseline = daemon_fd_count(&d);
 	n = raw_pages(d.socket, &pages);
 	assert_true(n > 0 && n <= MAX_PAGES);
 	sh->npages = (uint32_t)n;
 	for (int i = 0; i < n; i++)
 		sh->page_phys[i] = pages[i].phys;
 	free(pages);
-	baseline = daemon_fd_count(&d);
+	read_counters(&before);
 
 	for (int i = 0; i < nclients; i++)
 		assert_true(spawn(i) > 0);
@@ -361,6 +464,8 @@ static void test_soak(void **state)
 		/* It may have finished on its own just before: a crash is not. */
 		assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
 		kills++;
+		in_alloc_kills += (uint64_t)sl->in_alloc;
+		served_clients += (uint64_t)sl->served;
 		assert_true(spawn(victim) > 0);
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
@@ -368,6 +473,7 @@ static void test_soak(void **state)
 		assert_int_equal(waitpid(sh->slots[i].pid, &status, 0), sh->slots[i].pid);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
+		served_clients += (uint64_t)sh->slots[i].served;
 	}
 
 	/* Every page back (quarantine of the last killed clients included). */
@@ -384,8 +490,25 @@ static void test_soak(void **state)
 	if (sh->violations)
 		fail_msg("first violation: %s", sh->first_violation);
 	assert_true(idle);
-	assert_true(fds <= baseline);
+	assert_int_equal(fds, baseline);
+	/* The same pages as at the start, every one of them FREE. */
+	n = raw_pages(d.socket, &pages);
+	assert_int_equal(n, sh->npages);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pages[i].state, PROTO_PAGE_FREE);
+	free(pages);
+	read_counters(&after);
+	printf("soak: daemon counted %llu allocs, %llu frees, %llu ENOMEM, %llu stashes taken, "
+	       "%llu sessions; %llu kills inside an alloc\n",
+	       (unsigned long long)(after.allocs - before.allocs),
+	       (unsigned long long)(after.frees - before.frees),
+	       (unsigned long long)(after.fail_enomem - before.fail_enomem),
+	       (unsigned long long)(after.stash_taken - before.stash_taken),
+	       (unsigned long long)(after.sessions_total - before.sessions_total),
+	       (unsigned long long)in_alloc_kills);
+	check_counts(&before, &after, in_alloc_kills, served_clients, 2);
 	assert_true(sh->allocs > 0 && kills > 0);
+	assert_true(sh->frees > 0 && sh->bytes_checked > 0);
 }
 
 int main(void)
