@@ -102,22 +102,32 @@ void backing_page_drop(struct backing_page *pg, uint64_t page_size)
 	pg->fd = -1;
 }
 
-static int linux_locate(void *ctx, const struct backing_page *pg, uint64_t *ret_phys,
-			int32_t *ret_node)
+/* The frame behind a mapped page, from /proc/self/pagemap. */
+static int frame_of(const struct backing_linux *b, const void *map, uint64_t *ret_phys)
 {
-	struct backing_linux *b = ctx;
 	uint64_t entry;
-	int node = 0;
 
-	if (pread(b->pagemap_fd, &entry, sizeof(entry), (off_t)((uintptr_t)pg->map / 4096 * 8)) !=
+	if (pread(b->pagemap_fd, &entry, sizeof(entry), (off_t)((uintptr_t)map / 4096 * 8)) !=
 	    sizeof(entry))
 		return -EIO;
 	/* Without CAP_SYS_ADMIN the kernel reports PFN 0 for present pages. */
 	if (!(entry & PM_PRESENT) || !(entry & PM_PFN_MASK))
 		return -EPERM;
+	*ret_phys = (entry & PM_PFN_MASK) * 4096;
+	return 0;
+}
+
+static int linux_locate(void *ctx, const struct backing_page *pg, uint64_t *ret_phys,
+			int32_t *ret_node)
+{
+	struct backing_linux *b = ctx;
+	int node = 0;
+	int r = frame_of(b, pg->map, ret_phys);
+
+	if (r < 0)
+		return r;
 	if (get_mempolicy(&node, NULL, 0, pg->map, MPOL_F_NODE | MPOL_F_ADDR) < 0)
 		node = 0;
-	*ret_phys = (entry & PM_PFN_MASK) * 4096;
 	*ret_node = node;
 	return 0;
 }
@@ -237,7 +247,6 @@ void zero_nt(void *p, uint64_t n)
 static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
 {
 	uint64_t phys;
-	int32_t node;
 	int r;
 
 	if (!pg->map)
@@ -248,7 +257,7 @@ static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
 	 * faulted a new, unpinned page in, somewhere else. The frame must be
 	 * the one the pool says, or the page goes back through revoke and a
 	 * fresh refault instead. */
-	r = linux_locate(ctx, pg, &phys, &node);
+	r = frame_of(ctx, pg->map, &phys);
 	if (r < 0)
 		return r;
 	if (phys != pg->phys)
