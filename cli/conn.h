@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conn.h - contigctl's session with contigd: connect, HELLO, one
- * request/reply at a time, and whole inspection tables read page by page.
- * Separate from libcontig's session on purpose: inspecting must not open
- * regions or change the caller's own session.
+ * request/reply at a time, and whole inspection tables read page by page,
+ * over the client side of the protocol libcontig uses too
+ * (proto/client.h). Separate from libcontig's session on purpose:
+ * inspecting must not open regions or change the caller's own session.
  */
 #ifndef CONTIGCTL_CONN_H
 #define CONTIGCTL_CONN_H
@@ -14,7 +15,7 @@
 #include "proto.h"
 
 /* Seconds to wait for any one reply: a wedged daemon must not hang a
- * monitoring script forever (-EAGAIN then). */
+ * monitoring script forever (-ETIMEDOUT then). */
 #define CONN_TIMEOUT_S 10
 
 /* Most rows accepted from one table: far above any real pool (the daemon

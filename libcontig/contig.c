@@ -1,57 +1,110 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * contig.c - the public API: argument checks, errno at the boundary (saved
- * and restored on success), one lock, one retry after a lost daemon, and
- * fork handling (regions are MADV_DONTFORK; the child starts a session of
- * its own on first use).
+ * contig.c - the public API, the top layer of libcontig: argument checks,
+ * errno at the boundary (saved and restored on success), the order in which
+ * the layers below are asked (small-region cache, stash, daemon), the
+ * translation of addresses to physical ones, and fork handling (regions are
+ * MADV_DONTFORK; the child starts a session of its own on first use).
+ *
+ * Layers, each calling only the ones below it:
+ *   contig.c   the API
+ *   small.c    the small-region cache       stash.c   freed regions kept
+ *   regions.c  the region index (stash.c keeps its entries under its lock)
+ *   link.c     the session with contigd, over proto/client.c
+ * Lock order: small's or the stash's asking lock, then link's, then the
+ * regions lock.
+ *
+ * contig_phys_addr is on DMA hot paths, so its common case is one
+ * thread-local compare: each thread caches the last regions it translated
+ * with the generation it saw; every removal of a region from the index and
+ * every free of a small region bumps the generation, so a cached region is
+ * only used while it is certainly still live (ixy and VPP do the same
+ * translation, run->pa + (va - run->va), without the safety).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "contig.h"
-#include "internal.h"
+#include "link.h"
+#include "regions.h"
+#include "small.h"
+#include "stash.h"
 
-struct lc_state lc = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = PTHREAD_MUTEX_INITIALIZER,
-			.sock = -1 };
+#define LC_EXPORT __attribute__((visibility("default")))
+
+/* A few entries: code that alternates between its RX and TX rings, or
+ * walks several buffers, stays on the fast path. */
+#define XLATE_WAYS 4
+
+struct xlate {
+	uintptr_t base, end;
+	uint64_t phys;
+	uint64_t gen;
+};
+static __thread struct xlate xlate[XLATE_WAYS] __attribute__((tls_model("initial-exec")));
+static __thread unsigned xlate_next __attribute__((tls_model("initial-exec")));
+/* Read by every translation, bumped whenever one may have gone stale. */
+static _Atomic uint64_t xlate_gen = 1;
+
+static uint64_t xlate_gen_now(void)
+{
+	return atomic_load_explicit(&xlate_gen, memory_order_acquire);
+}
+
+/* A region left the index, or a small region was freed: every thread's
+ * cached translations are stale. Called before the memory can be reused. */
+static void xlate_forget(void)
+{
+	atomic_fetch_add_explicit(&xlate_gen, 1, memory_order_release);
+}
+
+/* Cache [base, end) -> phys for this thread; gen read before the lookup it
+ * describes (any removal since then makes the entry stale). */
+static uint64_t xlate_fill(uintptr_t va, uintptr_t base, uint64_t nbytes, uint64_t phys,
+			   uint64_t gen)
+{
+	xlate[xlate_next++ % XLATE_WAYS] = (struct xlate){ base, base + nbytes, phys, gen };
+	return phys + (va - base);
+}
 
 static void atfork_prepare(void)
 {
-	small_atfork_lock();
-	pthread_mutex_lock(&lc.lock);
-	pthread_mutex_lock(&lc.table);
+	small_fork_prepare();
+	stash_fork_prepare();
+	link_fork_prepare();
+	regions_lock();
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&lc.table);
-	pthread_mutex_unlock(&lc.lock);
-	small_atfork_unlock();
+	regions_unlock();
+	link_fork_parent();
+	stash_fork_parent();
+	small_fork_parent();
 }
 
 /* The child has none of the parent's regions (MADV_DONTFORK) and must not
  * speak on the parent's session: drop both, quietly. */
 static void atfork_child(void)
 {
-	if (lc.sock >= 0)
-		close(lc.sock);
-	lc.sock = -1;
-	lc.owed = 0;
-	lc.session_gen++;
 	regions_clear();
-	small_forget();
-	stash_forget();
-	pthread_mutex_unlock(&lc.table);
-	pthread_mutex_unlock(&lc.lock);
-	small_atfork_unlock();
+	xlate_forget();
+	regions_unlock();
+	link_fork_child();
+	stash_fork_child();
+	small_fork_child();
 }
 
-__attribute__((constructor)) static void lc_init(void)
+__attribute__((constructor)) static void libcontig_init(void)
 {
+	link_init(stash_end);
+	small_init(xlate_forget);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -61,82 +114,26 @@ static void *fail_null(int r)
 	return NULL;
 }
 
-/* Run a region request (ALLOC or IMPORT) and map what comes back, without
- * recording it anywhere. A daemon lost between calls costs one reconnect;
- * one lost during the call is retried once on a fresh session (the dead
- * daemon's state died with it). Called with lc.lock held. */
-static int region_fetch(uint16_t type, const void *body, size_t len, void *fixed_va,
-			struct lc_region *ret)
+static int fail(int r)
 {
-	int r = 0;
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		/* A first request rides right behind the HELLO: one wait saved. */
-		r = link_ensure_async();
-		if (r < 0)
-			break;
-		uint32_t request = ++lc.next_request;
-		r = link_send(type, request, body, len);
-		if (r == 0)
-			r = link_recv_region(request, fixed_va, ret);
-		if (r != -ECONNRESET)
-			break;
-	}
-	return r;
+	errno = -r;
+	return -1;
 }
 
-/*
- * A region only this process ever mapped needs no answer to its FREE: our
- * mapping is gone before the message leaves, and the daemon handles a
- * session's requests in order, so it revokes the pages before it serves our
- * next request, and before anyone else can be given them. A shared region
- * waits for the answer, so that when contig_free returns the pages have
- * been revoked from every mapping (unless another holder keeps them).
- */
-void lc_region_release(const struct lc_region *reg)
-{
-	munmap((void *)reg->base, reg->mapped);
-	pthread_mutex_lock(&lc.lock);
-	if (reg->session_gen == lc.session_gen && lc.sock >= 0) {
-		struct proto_free f = { .region_id = reg->id };
-		struct proto_msg rep;
-
-		if (!reg->shared && lc.owed < LC_MAX_OWED) {
-			if (link_send(PROTO_FREE, ++lc.next_request, &f, sizeof(f)) == 0)
-				lc.owed++;
-		} else {
-			(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
-		}
-	}
-	pthread_mutex_unlock(&lc.lock);
-}
-
-int lc_region_alloc(const struct proto_alloc *a, struct lc_region *ret)
-{
-	int r;
-
-	pthread_mutex_lock(&lc.lock);
-	r = region_fetch(PROTO_ALLOC, a, sizeof(*a), NULL, ret);
-	pthread_mutex_unlock(&lc.lock);
-	return r;
-}
-
-/* Fetch a region and record it in the table of live regions. */
+/* Fetch a region and record it in the region index. */
 static void *region_request(uint16_t type, const void *body, size_t len, void *fixed_va)
 {
-	struct lc_region reg = { 0 };
+	struct region reg = { 0 };
 	int saved = errno, r;
 
-	pthread_mutex_lock(&lc.lock);
-	r = region_fetch(type, body, len, fixed_va, &reg);
-	pthread_mutex_unlock(&lc.lock);
+	r = link_region_fetch(type, body, len, fixed_va, &reg);
 	reg.shared = type == PROTO_IMPORT;
 	if (r == 0) {
-		pthread_mutex_lock(&lc.table);
+		regions_lock();
 		r = regions_insert(&reg);
-		pthread_mutex_unlock(&lc.table);
+		regions_unlock();
 		if (r < 0)
-			lc_region_release(&reg);
+			link_region_free(&reg);
 	}
 	if (r < 0)
 		return fail_null(r);
@@ -151,7 +148,8 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 		.nbytes = nbytes, .lowest = lowest, .highest = highest, .boundary = boundary,
 		.cache = (uint32_t)cache, .node = node, .flags = flags,
 	};
-	int r;
+	int saved = errno, r;
+	void *p = NULL;
 
 	/* An out-of-range int node must not wrap into a valid one. */
 	if ((unsigned)cache >= PROTO_CACHE_MAX || node < CONTIG_NODE_ANY || node >= PROTO_MAX_NODES)
@@ -162,21 +160,15 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 	if (cache != CONTIG_CACHED)
 		return fail_null(-ENOTSUP);
 	if (small_wanted(&a)) {
-		int saved = errno;
-		void *p = NULL;
 		r = small_alloc(&a, &p);
 		if (r < 0)
 			return fail_null(r);
 		errno = saved;
 		return p;
 	}
-	{
-		int saved = errno;
-		void *p = NULL;
-		if (stash_get(&a, &p) == 0) {
-			errno = saved;
-			return p;
-		}
+	if (stash_get(&a, &p) == 0) {
+		errno = saved;
+		return p;
 	}
 	return region_request(PROTO_ALLOC, &a, sizeof(a), NULL);
 }
@@ -219,8 +211,8 @@ LC_EXPORT void *contig_alloc_node_strict(size_t nbytes, uint64_t lowest, uint64_
 
 LC_EXPORT void contig_free(void *base)
 {
-	struct lc_region *r, reg;
-	int saved = errno;
+	struct region *r, reg;
+	int saved = errno, kept;
 
 	if (!base)
 		return;
@@ -228,57 +220,78 @@ LC_EXPORT void contig_free(void *base)
 		errno = saved;
 		return;
 	}
-	pthread_mutex_lock(&lc.table);
+	regions_lock();
 	r = regions_find((uintptr_t)base);
 	if (!r || r->base != (uintptr_t)base) {
-		pthread_mutex_unlock(&lc.table);
+		regions_unlock();
 		return;
 	}
 	reg = *r;
 	regions_remove(r);
-	bool kept = stash_put(&reg);
-	pthread_mutex_unlock(&lc.table);
+	xlate_forget();
+	kept = stash_put(&reg);
+	regions_unlock();
 	/* A session's first keep asks the daemon for its table. */
-	if (!kept && stash_want_table(&reg)) {
-		pthread_mutex_lock(&lc.table);
+	if (kept == -ENOENT && stash_want_table(&reg)) {
+		regions_lock();
 		kept = stash_put(&reg);
-		pthread_mutex_unlock(&lc.table);
+		regions_unlock();
 	}
-	if (!kept)
-		lc_region_release(&reg);
+	if (kept < 0)
+		link_region_free(&reg);
 	errno = saved;
+}
+
+/* The physical address of va: the region index, then the small regions;
+ * the answer is cached for this thread. */
+__attribute__((noinline)) static uint64_t phys_slow(uintptr_t va)
+{
+	uint64_t gen = xlate_gen_now(), phys = CONTIG_PHYS_INVALID;
+	struct contig_region_info info;
+	struct region *r;
+
+	regions_lock();
+	r = regions_find(va);
+	/* Only bytes the caller asked for have a meaningful address. */
+	if (r && va - r->base < r->nbytes)
+		phys = xlate_fill(va, r->base, r->nbytes, r->phys, gen);
+	regions_unlock();
+	/* Not asked under the regions lock: the small cache's lock comes first. */
+	if (phys == CONTIG_PHYS_INVALID && small_info((const void *)va, &info) == 0)
+		phys = xlate_fill(va, (uintptr_t)info.base, info.nbytes, info.phys, gen);
+	return phys;
+}
+
+LC_EXPORT uint64_t contig_phys_addr(const void *va)
+{
+	uintptr_t a = (uintptr_t)va;
+	uint64_t gen = xlate_gen_now();
+
+	for (unsigned i = 0; i < XLATE_WAYS; i++) {
+		const struct xlate *c = &xlate[i];
+		if (a - c->base < c->end - c->base && c->gen == gen)
+			return c->phys + (a - c->base);
+	}
+	return phys_slow(a);
 }
 
 LC_EXPORT int contig_query_node(int node, struct contig_pool_info *info)
 {
-	struct proto_query q = { .node = node };
-	struct proto_msg rep;
+	struct proto_pool_info pi;
 	int saved = errno, r;
 
-	if (!info || node < CONTIG_NODE_ANY || node >= PROTO_MAX_NODES) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!info || node < CONTIG_NODE_ANY || node >= PROTO_MAX_NODES)
+		return fail(-EINVAL);
 	/* Describe the pool as it is: pages this process keeps idle for small
 	 * regions go back first. */
 	small_trim();
-	pthread_mutex_lock(&lc.lock);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		r = link_ensure();
-		if (r == 0)
-			r = link_call(PROTO_QUERY, &q, sizeof(q), PROTO_POOL_INFO, &rep);
-		if (r != -ECONNRESET)
-			break;
-	}
-	pthread_mutex_unlock(&lc.lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	info->page_size = rep.body.pool_info.page_size;
-	info->total_bytes = rep.body.pool_info.total_bytes;
-	info->free_bytes = rep.body.pool_info.free_bytes;
-	info->largest_free_run = rep.body.pool_info.largest_free_run;
+	r = link_query(node, &pi);
+	if (r < 0)
+		return fail(r);
+	info->page_size = pi.page_size;
+	info->total_bytes = pi.total_bytes;
+	info->free_bytes = pi.free_bytes;
+	info->largest_free_run = pi.largest_free_run;
 	errno = saved;
 	return 0;
 }
@@ -290,45 +303,30 @@ LC_EXPORT int contig_query(struct contig_pool_info *info)
 
 LC_EXPORT int contig_export(const void *base, struct contig_handle *ret_handle)
 {
-	struct proto_msg rep;
-	struct lc_region *reg;
+	struct region *reg, copy = { 0 };
+	struct proto_handle h;
 	int saved = errno, r;
 
-	if (!ret_handle) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (small_owns(base)) {
-		/* Carved from a page shared with other small regions. */
-		errno = ENOTSUP;
-		return -1;
-	}
-	pthread_mutex_lock(&lc.lock);
-	pthread_mutex_lock(&lc.table);
+	if (!ret_handle)
+		return fail(-EINVAL);
+	if (small_owns(base))
+		return fail(-ENOTSUP); /* carved from a page shared with other small regions */
+	regions_lock();
 	reg = regions_find((uintptr_t)base);
-	struct lc_region copy = reg ? *reg : (struct lc_region){ 0 };
-	pthread_mutex_unlock(&lc.table);
-	if (!reg || copy.base != (uintptr_t)base)
-		r = -ENOENT;
-	else if (copy.session_gen != lc.session_gen || lc.sock < 0)
-		r = -ECONNRESET; /* its daemon is gone: nothing to share it through */
-	else {
-		struct proto_export e = { .region_id = copy.id };
+	if (reg && reg->base == (uintptr_t)base) {
 		/* Shared from now on (even if the call fails half-way): its
 		 * free waits for the answer. */
-		pthread_mutex_lock(&lc.table);
-		reg = regions_find((uintptr_t)base);
-		if (reg && reg->base == (uintptr_t)base)
-			reg->shared = true;
-		pthread_mutex_unlock(&lc.table);
-		r = link_call(PROTO_EXPORT, &e, sizeof(e), PROTO_HANDLE, &rep);
+		reg->shared = true;
+		copy = *reg;
 	}
-	pthread_mutex_unlock(&lc.lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	memcpy(ret_handle->opaque, rep.body.handle.bytes, sizeof(ret_handle->opaque));
+	regions_unlock();
+	if (!copy.base)
+		return fail(-ENOENT);
+	r = link_export(&copy, &h);
+	if (r < 0)
+		return fail(r);
+	static_assert(sizeof(ret_handle->opaque) == sizeof(h.bytes), "contig_handle");
+	memcpy(ret_handle->opaque, h.bytes, sizeof(ret_handle->opaque));
 	errno = saved;
 	return 0;
 }
@@ -350,39 +348,26 @@ LC_EXPORT void *contig_import(const struct contig_handle *handle, void *fixed_va
 LC_EXPORT int contig_revoke(const struct contig_handle *handle)
 {
 	struct proto_handle h;
-	struct proto_msg rep;
 	int saved = errno, r;
 
-	if (!handle) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!handle)
+		return fail(-EINVAL);
 	memcpy(h.bytes, handle->opaque, sizeof(h.bytes));
-	pthread_mutex_lock(&lc.lock);
-	r = link_ensure();
-	if (r == 0)
-		r = link_call(PROTO_REVOKE, &h, sizeof(h), PROTO_STATUS, &rep);
-	if (r == 0 && rep.body.status.error)
-		r = -rep.body.status.error;
-	pthread_mutex_unlock(&lc.lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
+	r = link_revoke(&h);
+	if (r < 0)
+		return fail(r);
 	errno = saved;
 	return 0;
 }
 
 LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 {
-	struct lc_region *reg;
+	struct region *reg;
 	int saved = errno, found;
 
-	if (!ret) {
-		errno = EINVAL;
-		return -1;
-	}
-	pthread_mutex_lock(&lc.table);
+	if (!ret)
+		return fail(-EINVAL);
+	regions_lock();
 	reg = regions_find((uintptr_t)va);
 	found = reg != NULL;
 	if (reg)
@@ -390,13 +375,11 @@ LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 			.base = (void *)reg->base, .nbytes = reg->nbytes, .mapped_bytes = reg->mapped,
 			.page_size = reg->page_size, .phys = reg->phys, .node = reg->node,
 		};
-	pthread_mutex_unlock(&lc.table);
+	regions_unlock();
 	if (!found)
 		found = small_info(va, ret) == 0;
-	if (!found) {
-		errno = ENOENT;
-		return -1;
-	}
+	if (!found)
+		return fail(-ENOENT);
 	errno = saved;
 	return 0;
 }

@@ -1,53 +1,116 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * link.c - this process's session with contigd: connect and HELLO on first
- * use, one request at a time under lc.lock, and the mapping of the page fds
- * a region arrives with into one virtually contiguous range.
+ * link.c - this process's session with contigd (see link.h): connect and
+ * HELLO on first use, one request at a time under the link's lock, the
+ * mapping of the page fds a region arrives with into one virtually
+ * contiguous range, and the session's stash table, checked and mapped.
+ * The wire mechanics (connect, send, receive, HELLO checks) are
+ * proto/client.c's, shared with contigctl and the tests.
  *
- * If the daemon goes away, the socket is dropped and session_gen bumped:
+ * If the daemon goes away, the socket is dropped and the generation bumped:
  * regions of the old session stay mapped (their pages are held by our
  * mappings, so nobody else can get them) and are only unmapped on free.
- * session_gen names the session only once its HELLO is answered: a region
- * is stamped with it after that, and a socket that is connected but not
- * greeted yet still carries the bumped, unused generation of the drop.
+ * The generation names the session only once its HELLO is answered: a
+ * region is stamped with it after that, and a socket that is connected but
+ * not greeted yet still carries the bumped, unused generation of the drop.
+ *
+ * Every field is the lock's, except gen, which is atomic everywhere: the
+ * stash reads it without the lock (link_session_gen).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "client.h"
+#include "link.h"
 
 #define DEFAULT_SOCKET "/run/contigd/contigd.sock"
+/* At most this many frees in flight unanswered: their replies queue in our
+ * receive buffer, and a daemon that cannot send stops reading us. */
+#define MAX_OWED 32
 
-void link_drop(void)
+struct link {
+	pthread_mutex_t lock;
+	int sock;                 /* -1: not connected */
+	_Atomic uint64_t gen;     /* bumped on every HELLO answered and every drop */
+	uint64_t page_size;       /* from HELLO_REPLY */
+	uint32_t next_request;
+	uint32_t owed;            /* FREE replies not read yet (frees sent without waiting) */
+	uint32_t hello_request;   /* a HELLO sent and not answered yet (0: none) */
+	void (*on_end)(void);
+};
+
+static struct link self = { .lock = PTHREAD_MUTEX_INITIALIZER, .sock = -1 };
+
+void link_init(void (*on_end)(void))
 {
+	self.on_end = on_end;
+}
+
+uint64_t link_session_gen(void)
+{
+	return atomic_load_explicit(&self.gen, memory_order_acquire);
+}
+
+static void gen_bump(void)
+{
+	atomic_fetch_add_explicit(&self.gen, 1, memory_order_acq_rel);
+}
+
+static void link_drop(void)
+{
+	/* Everything of the ended session is stale from here, first of all
+	 * a stash table fetched for it and not installed yet. */
+	gen_bump();
 	/* Before the close: the stash watches this socket for a hang-up, and
 	 * the number must not name another file while it does. */
-	stash_end();
-	if (lc.sock >= 0)
-		close(lc.sock);
-	lc.sock = -1;
-	lc.owed = 0;
-	lc.hello_request = 0;
-	lc.session_gen++; /* everything of the ended session is stale now */
+	if (self.on_end)
+		self.on_end();
+	if (self.sock >= 0)
+		close(self.sock);
+	self.sock = -1;
+	self.owed = 0;
+	self.hello_request = 0;
+}
+
+void link_fork_prepare(void)
+{
+	pthread_mutex_lock(&self.lock);
+}
+
+void link_fork_parent(void)
+{
+	pthread_mutex_unlock(&self.lock);
+}
+
+/* The child must not speak on the parent's session. */
+void link_fork_child(void)
+{
+	if (self.sock >= 0)
+		close(self.sock);
+	self.sock = -1;
+	self.owed = 0;
+	self.hello_request = 0;
+	gen_bump();
+	pthread_mutex_unlock(&self.lock);
 }
 
 /* The answer to our HELLO: the session's page size, and a new session. */
 static int hello_apply(const struct proto_msg *m)
 {
-	if (m->hdr.type == PROTO_STATUS)
-		return m->body.status.error ? -m->body.status.error : -EPROTO;
-	if (m->hdr.type != PROTO_HELLO_REPLY || m->body.hello_reply.page_size < 4096 ||
-	    (m->body.hello_reply.page_size & (m->body.hello_reply.page_size - 1)))
-		return -EPROTO;
-	lc.page_size = m->body.hello_reply.page_size;
-	lc.session_gen++;
+	int r = proto_client_hello_check(m);
+
+	if (r < 0)
+		return r;
+	self.page_size = m->body.hello_reply.page_size;
+	gen_bump();
 	return 0;
 }
 
@@ -56,7 +119,8 @@ static int hello_apply(const struct proto_msg *m)
 static int refusal(const struct proto_msg *m)
 {
 	/* Or the refusal of a HELLO sent ahead (it is followed by the close). */
-	bool unasked = m->hdr.request == 0 || (lc.hello_request && m->hdr.request == lc.hello_request);
+	bool unasked = m->hdr.request == 0 ||
+		       (self.hello_request && m->hdr.request == self.hello_request);
 
 	if (m->hdr.type == PROTO_STATUS && unasked && m->body.status.error)
 		return -m->body.status.error;
@@ -65,47 +129,47 @@ static int refusal(const struct proto_msg *m)
 
 static int pending_refusal(void)
 {
-	struct pollfd pfd = { .fd = lc.sock, .events = POLLIN };
 	uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
 	struct proto_msg m;
-	size_t nfds = 0;
+	size_t nfds;
 	ssize_t n;
 
-	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
-		return 0;
-	n = proto_recv(lc.sock, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+	n = proto_client_recv(self.sock, 0, buf, sizeof(buf), fds, &nfds);
 	proto_close_fds(fds, nfds);
 	if (n <= 0 || proto_decode(buf, (size_t)n, 0, &m) < 0)
 		return 0;
 	return refusal(&m);
 }
 
-int link_send(uint16_t type, uint32_t request, const void *body, size_t len)
+/* After a send: a failed one ends the session, with the reason the daemon
+ * gave if it left one. */
+static int sent(int r)
 {
-	uint8_t buf[sizeof(struct proto_hdr) + sizeof(union proto_body)];
-	size_t n = proto_encode(buf, type, request, body, len);
-	int r = proto_send(lc.sock, buf, n, NULL, 0);
-
 	if (r < 0) {
 		int why = pending_refusal();
 		link_drop();
-		if (why)
-			return why;
-		return r == -EPIPE ? -ECONNRESET : r;
+		return why ? why : r;
 	}
 	return 0;
 }
 
-int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds, size_t *ret_nfds)
+static int link_send(uint16_t type, uint32_t request, const void *body, size_t len)
+{
+	return sent(proto_client_send(self.sock, type, request, body, len));
+}
+
+/* Receive one reply to request; fds (if any) land in fds[] and are the
+ * caller's. A reply to another request id is a protocol error. */
+static int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds,
+		     size_t *ret_nfds)
 {
 	size_t nfds;
 	ssize_t n;
 	int r;
 
 again:
-	nfds = 0;
-	n = proto_recv(lc.sock, buf, PROTO_MAX_MSG, fds, PROTO_MAX_FDS, &nfds);
+	n = proto_client_recv(self.sock, -1, buf, PROTO_MAX_MSG, fds, &nfds);
 	if (n <= 0) {
 		/* A unix socket reports the peer's close (ECONNRESET) before the
 		 * datagrams still queued: one of them may say why it closed. */
@@ -123,8 +187,8 @@ again:
 		return why;
 	}
 	/* The answer to a HELLO sent ahead of this request comes first. */
-	if (r == 0 && lc.hello_request && ret->hdr.request == lc.hello_request && !nfds) {
-		lc.hello_request = 0;
+	if (r == 0 && self.hello_request && ret->hdr.request == self.hello_request && !nfds) {
+		self.hello_request = 0;
 		r = hello_apply(ret);
 		if (r < 0) {
 			link_drop();
@@ -134,9 +198,9 @@ again:
 	}
 	/* Answers to frees sent without waiting come first, in order; what
 	 * they say changes nothing (the region is gone from our side). */
-	if (r == 0 && lc.owed && ret->hdr.request != request && ret->hdr.type == PROTO_STATUS &&
+	if (r == 0 && self.owed && ret->hdr.request != request && ret->hdr.type == PROTO_STATUS &&
 	    !nfds) {
-		lc.owed--;
+		self.owed--;
 		goto again;
 	}
 	if (r == 0 && ret->hdr.request != request)
@@ -150,12 +214,14 @@ again:
 	return 0;
 }
 
-int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
-	      struct proto_msg *ret)
+/* Send a request and receive its single reply, of type want (or a STATUS:
+ * its -errno). Not for replies that carry fds. */
+static int link_call(uint16_t type, const void *body, size_t len, uint16_t want,
+		     struct proto_msg *ret)
 {
 	uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
-	uint32_t request = ++lc.next_request;
+	uint32_t request = ++self.next_request;
 	size_t nfds;
 	int r;
 
@@ -165,77 +231,70 @@ int link_call(uint16_t type, const void *body, size_t len, uint16_t want_type,
 	r = link_recv(request, ret, buf, fds, &nfds);
 	if (r < 0)
 		return r;
-	if (ret->hdr.type == PROTO_STATUS && want_type != PROTO_STATUS)
-		return ret->body.status.error ? -ret->body.status.error : -EPROTO;
-	if (ret->hdr.type != want_type) {
+	r = proto_client_reply(ret, request, want);
+	if (r < 0 && ret->hdr.type != PROTO_STATUS) {
+		proto_close_fds(fds, nfds);
 		link_drop();
-		return -EPROTO;
+		return r;
 	}
 	if (ret->items) /* points into buf, which dies here: callers take the body */
 		ret->items = NULL;
-	return 0;
+	return r;
 }
 
 static int link_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	/* secure_getenv: a setuid or file-capability program must not be
 	 * pointed at a server its caller chose (getauxval(AT_SECURE)). */
 	const char *path = secure_getenv("CONTIG_SOCKET");
-	int fd;
 
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
+	return proto_client_connect(path, 0);
 }
 
-int link_ensure(void)
+/* Connect and send HELLO as request; ahead: without waiting for its
+ * answer, so that the first request goes out right behind it (link_recv
+ * reads the answer first). */
+static int link_open(uint32_t request, bool ahead)
 {
-	struct proto_hello hello = { .version = PROTO_VERSION };
-	struct proto_msg rep;
-	int fd, r;
+	int fd = link_connect();
 
-	if (lc.sock >= 0)
-		return 0;
-	fd = link_connect();
 	if (fd < 0)
 		return fd;
-	lc.sock = fd;
-	r = link_call(PROTO_HELLO, &hello, sizeof(hello), PROTO_HELLO_REPLY, &rep);
+	self.sock = fd;
+	if (ahead)
+		self.hello_request = request;
+	return sent(proto_client_hello_send(self.sock, request));
+}
+
+static int link_ensure(void)
+{
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+	struct proto_msg rep;
+	uint32_t request;
+	size_t nfds;
+	int r;
+
+	if (self.sock >= 0)
+		return 0;
+	request = ++self.next_request;
+	r = link_open(request, false);
+	if (r == 0)
+		r = link_recv(request, &rep, buf, fds, &nfds);
 	if (r == 0)
 		r = hello_apply(&rep);
-	if (r < 0)
+	if (r < 0 && self.sock >= 0)
 		link_drop();
 	return r;
 }
 
-int link_ensure_async(void)
+static int link_ensure_async(void)
 {
-	struct proto_hello hello = { .version = PROTO_VERSION };
-	int fd, r;
-
-	if (lc.sock >= 0)
+	if (self.sock >= 0)
 		return 0;
-	fd = link_connect();
-	if (fd < 0)
-		return fd;
-	lc.sock = fd;
-	lc.hello_request = ++lc.next_request;
-	r = link_send(PROTO_HELLO, lc.hello_request, &hello, sizeof(hello));
-	if (r < 0)
-		link_drop(); /* (link_send did) */
-	return r;
+	return link_open(++self.next_request, true);
 }
 
 /* Reserve len bytes of address space aligned to align (hugetlb mappings
@@ -275,7 +334,9 @@ static bool chunk_matches(const struct proto_region *first, const struct proto_r
 	       c->nbytes == first->nbytes && c->first == expect;
 }
 
-int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret)
+/* Receive a region's datagrams and map them: at fixed_va (MAP_FIXED_NOREPLACE)
+ * or anywhere. Fills *ret; on failure nothing stays mapped. */
+static int link_recv_region(uint32_t request, void *fixed_va, struct region *ret)
 {
 	uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
@@ -292,7 +353,7 @@ int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret)
 	if (m.hdr.type == PROTO_STATUS)
 		return m.body.status.error ? -m.body.status.error : -EPROTO;
 	if (m.hdr.type != PROTO_REGION || m.body.region.first != 0 ||
-	    m.body.region.page_size != lc.page_size) {
+	    m.body.region.page_size != self.page_size) {
 		proto_close_fds(fds, nfds);
 		link_drop();
 		return -EPROTO;
@@ -339,14 +400,14 @@ int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret)
 	if (err) {
 		if (base)
 			munmap(base, len);
-		if (lc.sock >= 0) {
+		if (self.sock >= 0) {
 			struct proto_free f = { .region_id = head.region_id };
 			struct proto_msg rep;
 			(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
 		}
 		return err;
 	}
-	*ret = (struct lc_region){
+	*ret = (struct region){
 		.base = (uintptr_t)base,
 		.mapped = len,
 		.nbytes = head.nbytes,
@@ -354,8 +415,182 @@ int link_recv_region(uint32_t request, void *fixed_va, struct lc_region *ret)
 		.phys = head.phys,
 		.id = head.region_id,
 		.page_size = head.page_size,
-		.session_gen = lc.session_gen,
+		.session_gen = link_session_gen(),
 		.node = head.node,
 	};
 	return 0;
+}
+
+int link_region_fetch(uint16_t type, const void *body, size_t len, void *fixed_va,
+		      struct region *ret)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&self.lock);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* A first request rides right behind the HELLO: one wait saved. */
+		r = link_ensure_async();
+		if (r < 0)
+			break;
+		uint32_t request = ++self.next_request;
+		r = link_send(type, request, body, len);
+		if (r == 0)
+			r = link_recv_region(request, fixed_va, ret);
+		if (r != -ECONNRESET)
+			break;
+	}
+	pthread_mutex_unlock(&self.lock);
+	return r;
+}
+
+/*
+ * A region only this process ever mapped needs no answer to its FREE: our
+ * mapping is gone before the message leaves, and the daemon handles a
+ * session's requests in order, so it revokes the pages before it serves our
+ * next request, and before anyone else can be given them. A shared region
+ * waits for the answer, so that when contig_free returns the pages have
+ * been revoked from every mapping (unless another holder keeps them).
+ */
+void link_region_free(const struct region *reg)
+{
+	munmap((void *)reg->base, reg->mapped);
+	pthread_mutex_lock(&self.lock);
+	if (reg->session_gen == link_session_gen() && self.sock >= 0) {
+		struct proto_free f = { .region_id = reg->id };
+		struct proto_msg rep;
+
+		if (!reg->shared && self.owed < MAX_OWED) {
+			if (link_send(PROTO_FREE, ++self.next_request, &f, sizeof(f)) == 0)
+				self.owed++;
+		} else {
+			(void)link_call(PROTO_FREE, &f, sizeof(f), PROTO_STATUS, &rep);
+		}
+	}
+	pthread_mutex_unlock(&self.lock);
+}
+
+int link_query(int node, struct proto_pool_info *ret)
+{
+	struct proto_query q = { .node = node };
+	struct proto_msg rep;
+	int r = 0;
+
+	pthread_mutex_lock(&self.lock);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = link_ensure();
+		if (r == 0)
+			r = link_call(PROTO_QUERY, &q, sizeof(q), PROTO_POOL_INFO, &rep);
+		if (r != -ECONNRESET)
+			break;
+	}
+	pthread_mutex_unlock(&self.lock);
+	if (r == 0)
+		*ret = rep.body.pool_info;
+	return r;
+}
+
+int link_export(const struct region *reg, struct proto_handle *ret)
+{
+	struct proto_export e = { .region_id = reg->id };
+	struct proto_msg rep;
+	int r;
+
+	pthread_mutex_lock(&self.lock);
+	if (reg->session_gen != link_session_gen() || self.sock < 0)
+		r = -ECONNRESET; /* its daemon is gone: nothing to share it through */
+	else
+		r = link_call(PROTO_EXPORT, &e, sizeof(e), PROTO_HANDLE, &rep);
+	pthread_mutex_unlock(&self.lock);
+	if (r == 0)
+		*ret = rep.body.handle;
+	return r;
+}
+
+int link_revoke(const struct proto_handle *h)
+{
+	struct proto_msg rep;
+	int r;
+
+	pthread_mutex_lock(&self.lock);
+	r = link_ensure();
+	if (r == 0)
+		r = link_call(PROTO_REVOKE, h, sizeof(*h), PROTO_STATUS, &rep);
+	if (r == 0 && rep.body.status.error)
+		r = -rep.body.status.error;
+	pthread_mutex_unlock(&self.lock);
+	return r;
+}
+
+/* The daemon's stash table must be what both sides map, and stay so: a
+ * file we could be cut short under would SIGBUS us on the next slot we
+ * touch (memfd_create(2): F_SEAL_SHRINK, F_SEAL_GROW). Borrows fd. */
+static int stash_table_check(int fd)
+{
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size != PROTO_STASH_BYTES)
+		return -EPROTO;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -EPROTO; /* not a memfd (or shmem) at all */
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EPROTO;
+	return 0;
+}
+
+/* PROTO_STASH on the session connected now. A table that fails
+ * stash_table_check is refused: the session goes on without a stash. */
+static int stash_table_fetch(struct link_stash_table *ret)
+{
+	struct proto_stash body = { 0 };
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS];
+	uint32_t request = ++self.next_request;
+	struct proto_msg m;
+	size_t nfds = 0;
+	void *map;
+	int r;
+
+	r = link_send(PROTO_STASH, request, &body, sizeof(body));
+	if (r == 0)
+		r = link_recv(request, &m, buf, fds, &nfds);
+	if (r < 0)
+		return r;
+	if (m.hdr.type == PROTO_STATUS) {
+		proto_close_fds(fds, nfds);
+		return m.body.status.error ? -m.body.status.error : -EPROTO;
+	}
+	if (m.hdr.type != PROTO_STASH_TABLE || nfds != 1) {
+		proto_close_fds(fds, nfds);
+		link_drop();
+		return -EPROTO;
+	}
+	r = stash_table_check(fds[0]);
+	if (r < 0) {
+		close(fds[0]);
+		return r;
+	}
+	map = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	close(fds[0]);
+	if (map == MAP_FAILED)
+		return -errno;
+	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
+	*ret = (struct link_stash_table){ .slots = map, .sock = self.sock };
+	return 0;
+}
+
+int link_stash_table(uint64_t gen, struct link_stash_table *ret)
+{
+	int r;
+
+	pthread_mutex_lock(&self.lock);
+	if (gen != link_session_gen() || self.sock < 0)
+		r = -ESTALE;
+	else
+		r = stash_table_fetch(ret);
+	pthread_mutex_unlock(&self.lock);
+	return r;
 }

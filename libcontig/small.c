@@ -14,53 +14,74 @@
  * What it costs: a carved region cannot be exported (its page holds other
  * regions of this process): contig_export says ENOTSUP. That is why the
  * cache is opt-in.
+ *
+ * The slabs are the lock's. nslabs and enabled are atomic everywhere:
+ * small_free and the lookups peek at them without the lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "contig.h"
-#include "internal.h"
+#include "link.h"
+#include "small.h"
 
 #define SMALL_MAX    (64u << 10)
 #define CLASS_MIN    12 /* 4 KiB */
 #define NCLASSES     5  /* 4 .. 64 KiB */
 
 struct slab {
-	struct lc_region reg;   /* one pool page, outside the table of live regions */
+	struct region reg;      /* one pool page, outside the region index */
 	unsigned cls;           /* log2 of the block size */
 	uint32_t nblocks, nfree;
 	uint64_t *used;         /* bit per block */
 	uint32_t *nbytes;       /* size asked, per block */
 };
 
-static pthread_mutex_t small_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slab *slabs;
-static size_t nslabs, cap;  /* nslabs written atomically: small_free peeks without the lock */
-/* -1: not decided yet. Read without the lock: atomic, and two first
- * readers only store the same answer twice. */
-static int enabled = -1;
+struct small {
+	pthread_mutex_t lock;
+	struct slab *slabs;
+	_Atomic size_t nslabs;
+	size_t cap;
+	/* -1: not decided yet. Two first readers only store the same
+	 * answer twice. */
+	_Atomic int enabled;
+	void (*freed)(void);
+};
 
-static void set_nslabs(size_t n)
+static struct small self = { .lock = PTHREAD_MUTEX_INITIALIZER, .enabled = -1 };
+
+void small_init(void (*freed)(void))
 {
-	__atomic_store_n(&nslabs, n, __ATOMIC_RELEASE);
+	self.freed = freed;
+}
+
+static size_t count(void)
+{
+	return atomic_load_explicit(&self.nslabs, memory_order_acquire);
+}
+
+static void set_count(size_t n)
+{
+	atomic_store_explicit(&self.nslabs, n, memory_order_release);
 }
 
 static int small_enabled(void)
 {
-	return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+	return atomic_load_explicit(&self.enabled, memory_order_relaxed);
 }
 
-void small_atfork_lock(void)
+void small_fork_prepare(void)
 {
-	pthread_mutex_lock(&small_lock);
+	pthread_mutex_lock(&self.lock);
 }
 
-void small_atfork_unlock(void)
+void small_fork_parent(void)
 {
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 }
 
 bool small_wanted(const struct proto_alloc *a)
@@ -71,7 +92,7 @@ bool small_wanted(const struct proto_alloc *a)
 		/* A setuid program must not take its caller's settings. */
 		const char *e = secure_getenv("CONTIG_SMALL_CACHE");
 		on = e && !strcmp(e, "1");
-		__atomic_store_n(&enabled, on, __ATOMIC_RELAXED);
+		atomic_store_explicit(&self.enabled, on, memory_order_relaxed);
 	}
 	return on && a->nbytes <= SMALL_MAX && a->lowest == 0 &&
 	       a->highest == CONTIG_MAX_ADDRESS && a->node == CONTIG_NODE_ANY && !a->flags;
@@ -86,12 +107,12 @@ static unsigned class_of(uint64_t nbytes)
 	return c;
 }
 
-/* The slab holding va, or NULL. Called with small_lock held. */
+/* The slab holding va, or NULL. Called with the lock held. */
 static struct slab *slab_of(uintptr_t va)
 {
-	for (size_t i = 0; i < nslabs; i++)
-		if (va - slabs[i].reg.base < slabs[i].reg.mapped)
-			return &slabs[i];
+	for (size_t i = 0, n = count(); i < n; i++)
+		if (va - self.slabs[i].reg.base < self.slabs[i].reg.mapped)
+			return &self.slabs[i];
 	return NULL;
 }
 
@@ -99,17 +120,18 @@ static int slab_new(unsigned cls, struct slab **ret)
 {
 	struct proto_alloc a = { .nbytes = 1, .highest = CONTIG_MAX_ADDRESS, .node = -1 };
 	struct slab s = { .cls = cls };
+	size_t n = count();
 	int r;
 
-	if (nslabs == cap) {
-		size_t ncap = cap ? cap * 2 : 8;
-		struct slab *n = realloc(slabs, ncap * sizeof(*n));
-		if (!n)
+	if (n == self.cap) {
+		size_t ncap = self.cap ? self.cap * 2 : 8;
+		struct slab *v = realloc(self.slabs, ncap * sizeof(*v));
+		if (!v)
 			return -ENOMEM;
-		slabs = n;
-		cap = ncap;
+		self.slabs = v;
+		self.cap = ncap;
 	}
-	r = lc_region_alloc(&a, &s.reg);
+	r = link_region_fetch(PROTO_ALLOC, &a, sizeof(a), NULL, &s.reg);
 	if (r < 0)
 		return r;
 	s.nblocks = (uint32_t)(s.reg.mapped >> cls);
@@ -119,24 +141,25 @@ static int slab_new(unsigned cls, struct slab **ret)
 	if (!s.used || !s.nbytes) {
 		free(s.used);
 		free(s.nbytes);
-		lc_region_release(&s.reg);
+		link_region_free(&s.reg);
 		return -ENOMEM;
 	}
-	slabs[nslabs] = s;
-	*ret = &slabs[nslabs];
-	set_nslabs(nslabs + 1);
+	self.slabs[n] = s;
+	*ret = &self.slabs[n];
+	set_count(n + 1);
 	return 0;
 }
 
 static void slab_drop(size_t i)
 {
-	struct slab s = slabs[i];
+	size_t n = count();
+	struct slab s = self.slabs[i];
 
-	slabs[i] = slabs[nslabs - 1];
-	set_nslabs(nslabs - 1);
+	self.slabs[i] = self.slabs[n - 1];
+	set_count(n - 1);
 	free(s.used);
 	free(s.nbytes);
-	lc_region_release(&s.reg);
+	link_region_free(&s.reg);
 }
 
 int small_alloc(const struct proto_alloc *a, void **ret)
@@ -145,10 +168,10 @@ int small_alloc(const struct proto_alloc *a, void **ret)
 	struct slab *s = NULL;
 	int r = 0;
 
-	pthread_mutex_lock(&small_lock);
-	for (size_t i = 0; i < nslabs && !s; i++)
-		if (slabs[i].cls == cls && slabs[i].nfree)
-			s = &slabs[i];
+	pthread_mutex_lock(&self.lock);
+	for (size_t i = 0, n = count(); i < n && !s; i++)
+		if (self.slabs[i].cls == cls && self.slabs[i].nfree)
+			s = &self.slabs[i];
 	if (!s)
 		r = slab_new(cls, &s);
 	if (r == 0) {
@@ -163,17 +186,17 @@ int small_alloc(const struct proto_alloc *a, void **ret)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 	return r;
 }
 
-/* Keep at most one empty slab per class. Called with small_lock held. */
+/* Keep at most one empty slab per class. Called with the lock held. */
 static void trim_class(unsigned cls, bool all)
 {
 	bool kept = all;
 
-	for (size_t i = nslabs; i-- > 0;) {
-		if (slabs[i].cls != cls || slabs[i].nfree != slabs[i].nblocks)
+	for (size_t i = count(); i-- > 0;) {
+		if (self.slabs[i].cls != cls || self.slabs[i].nfree != self.slabs[i].nblocks)
 			continue;
 		if (!kept) {
 			kept = true;
@@ -193,9 +216,9 @@ bool small_free(void *base)
 	 * costs no lock. A region handed out before this free was made in a
 	 * slab that existed then, and the caller's own ordering makes that
 	 * visible here. */
-	if (!__atomic_load_n(&nslabs, __ATOMIC_ACQUIRE))
+	if (!count())
 		return false;
-	pthread_mutex_lock(&small_lock);
+	pthread_mutex_lock(&self.lock);
 	s = slab_of(va);
 	if (s) {
 		/* Inside a slab: ours whether or not it is a live base (an
@@ -208,16 +231,17 @@ bool small_free(void *base)
 			s->used[b / 64] &= ~(1ull << (b % 64));
 			s->nbytes[b] = 0;
 			s->nfree++;
-			regions_changed();
+			if (self.freed)
+				self.freed();
 			if (s->nfree == s->nblocks)
 				trim_class(s->cls, false);
 		}
 	}
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 	return mine;
 }
 
-/* The live block holding va, or false. Called with small_lock held. */
+/* The live block holding va, or false. Called with the lock held. */
 static bool block_of(uintptr_t va, struct slab **ret_s, uint32_t *ret_b)
 {
 	struct slab *s = slab_of(va);
@@ -239,29 +263,10 @@ bool small_owns(const void *va)
 	uint32_t b;
 	bool r;
 
-	pthread_mutex_lock(&small_lock);
+	pthread_mutex_lock(&self.lock);
 	r = block_of((uintptr_t)va, &s, &b);
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 	return r;
-}
-
-uint64_t small_phys(uintptr_t va)
-{
-	uint64_t phys = CONTIG_PHYS_INVALID;
-	struct slab *s;
-	uint32_t b;
-
-	if (small_enabled() <= 0)
-		return phys;
-	pthread_mutex_lock(&small_lock);
-	uint64_t gen = lc_table_gen();
-	if (block_of(va, &s, &b)) {
-		uintptr_t base = s->reg.base + ((uintptr_t)b << s->cls);
-		phys = s->reg.phys + (va - s->reg.base);
-		lc_phys_cache(base, base + s->nbytes[b], s->reg.phys + (base - s->reg.base), gen);
-	}
-	pthread_mutex_unlock(&small_lock);
-	return phys;
 }
 
 int small_info(const void *va, struct contig_region_info *ret)
@@ -272,7 +277,7 @@ int small_info(const void *va, struct contig_region_info *ret)
 
 	if (small_enabled() <= 0)
 		return r;
-	pthread_mutex_lock(&small_lock);
+	pthread_mutex_lock(&self.lock);
 	if (block_of((uintptr_t)va, &s, &b)) {
 		uintptr_t base = s->reg.base + ((uintptr_t)b << s->cls);
 		*ret = (struct contig_region_info){
@@ -282,7 +287,7 @@ int small_info(const void *va, struct contig_region_info *ret)
 		};
 		r = 0;
 	}
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 	return r;
 }
 
@@ -290,22 +295,24 @@ void small_trim(void)
 {
 	if (small_enabled() <= 0)
 		return;
-	pthread_mutex_lock(&small_lock);
+	pthread_mutex_lock(&self.lock);
 	for (unsigned c = CLASS_MIN; c < CLASS_MIN + NCLASSES; c++)
 		trim_class(c, true);
-	pthread_mutex_unlock(&small_lock);
+	pthread_mutex_unlock(&self.lock);
 }
 
 /* In the child after fork: the slab pages were not inherited. */
-void small_forget(void)
+void small_fork_child(void)
 {
-	for (size_t i = 0; i < nslabs; i++) {
-		free(slabs[i].used);
-		free(slabs[i].nbytes);
+	for (size_t i = 0, n = count(); i < n; i++) {
+		free(self.slabs[i].used);
+		free(self.slabs[i].nbytes);
 	}
-	free(slabs);
-	slabs = NULL;
-	set_nslabs(0);
-	cap = 0;
-	__atomic_store_n(&enabled, -1, __ATOMIC_RELAXED); /* the child reads CONTIG_SMALL_CACHE anew */
+	free(self.slabs);
+	self.slabs = NULL;
+	set_count(0);
+	self.cap = 0;
+	/* The child reads CONTIG_SMALL_CACHE anew. */
+	atomic_store_explicit(&self.enabled, -1, memory_order_relaxed);
+	pthread_mutex_unlock(&self.lock);
 }

@@ -22,109 +22,136 @@
  * session that ended took its regions with it (a daemon that closed on us
  * revoked the pages, so the mapping would fault in a frame that is not at
  * the entry's physical address; a dead daemon's pages belong to no pool).
- * link_drop ends the stash with the session (stash_end), before the socket
+ * The link ends the stash with the session (stash_end), before the socket
  * is closed, and a reuse looks at the socket for the daemon's hang-up
  * unless it did within the last ALIVE_NS: a poll(2) on every reuse would
- * cost more than the reuse itself (1.8 us against 0.1 us on a VM with
- * costly system calls), one per ALIVE_NS at most a few percent of a core.
+ * cost more than the reuse itself, while one per ALIVE_NS at most costs
+ * little of a core.
  * A daemon that died shows at the next look. A daemon that closes a live
  * session must take that session's entries out of its table before it
  * revokes their pages: the swap then fails here, look or no look.
  *
- * The entries are guarded by lc.table, the lock a free and an allocation
- * take anyway: a reuse costs one lock, a keep none of its own. The table,
- * its session and its socket change under lc.lock and lc.table both, so
- * either lock is enough to read them; hung_up is lc.table's alone.
+ * The entries, the table and everything about it are guarded by the
+ * regions lock, the lock a free and an allocation take anyway: a reuse
+ * costs one lock, a keep none of its own. The table comes from link
+ * (link_stash_table), asked for once per session under the asking lock,
+ * which only the first keep of a session waits for. enabled and nents are
+ * atomic everywhere: they are peeked at without a lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
-#include "contig.h"
-#include "internal.h"
+#include "regions.h"
+#include "stash.h"
 
 #define STASH_KEEP  16                 /* entries at most */
 #define STASH_BYTES (64ull << 20)      /* and at most this much memory */
 #define NT_FROM     (8u << 20)         /* zero with streaming stores from here */
-#define ZERO_LOCKED (256u << 10)       /* zero under lc.table up to here */
+#define ZERO_LOCKED (256u << 10)       /* zero under the regions lock up to here */
 #define ALIVE_NS    100000u            /* a hang-up check holds this long */
 
 struct stash_entry {
-	struct lc_region reg;
+	struct region reg;
 	uint32_t slot;
 };
 
-/* Read without a lock (the unlocked peek, small_*): atomic, and a race of
- * two first readers only stores the same answer twice. */
-static int enabled = -1;           /* -1: CONTIG_STASH not read yet */
-static uint64_t *table;            /* PROTO_STASH_SLOTS, shared with the daemon */
-static uint64_t table_gen;         /* the session the table belongs to */
-static int table_sock = -1;        /* that session's socket (lc.sock; link_drop closes it) */
-static bool hung_up;               /* the daemon closed that session: keep nothing more */
-static uint64_t alive_ns;          /* CLOCK_MONOTONIC of the last look that found it alive */
-static uint64_t refused_gen;       /* a session that would not give us one (lc.lock) */
-static uint64_t used;              /* bit per slot holding one of our entries */
-static uint64_t stashed;           /* bytes the entries map */
-static struct stash_entry ents[STASH_KEEP];
-static uint32_t nents;             /* written atomically: stash_get peeks without lc.table */
+struct stash {
+	pthread_mutex_t asking;     /* one table request at a time */
+	uint64_t refused_gen;       /* (asking) a session that would not give us one */
+	/* A race of two first readers only stores the same answer twice. */
+	_Atomic int enabled;        /* -1: CONTIG_STASH not read yet */
+	/* The rest is the regions lock's. */
+	uint64_t *table;            /* PROTO_STASH_SLOTS, shared with the daemon */
+	uint64_t table_gen;         /* the session the table belongs to */
+	int table_sock;             /* that session's socket (the link's; closed after stash_end) */
+	bool hung_up;               /* the daemon closed that session: keep nothing more */
+	uint64_t alive_ns;          /* CLOCK_MONOTONIC of the last look that found it alive */
+	uint64_t used;              /* bit per slot holding one of our entries */
+	uint64_t stashed;           /* bytes the entries map */
+	struct stash_entry ents[STASH_KEEP];
+	_Atomic uint32_t nents;     /* stash_get peeks at it without the lock */
+};
+
+static struct stash self = {
+	.asking = PTHREAD_MUTEX_INITIALIZER, .enabled = -1, .table_sock = -1,
+};
 
 static bool stash_enabled(void)
 {
-	int on = __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+	int on = atomic_load_explicit(&self.enabled, memory_order_relaxed);
 
 	if (on < 0) {
 		/* A setuid program must not take its caller's settings. */
 		const char *e = secure_getenv("CONTIG_STASH");
 		on = !(e && !strcmp(e, "0"));
-		__atomic_store_n(&enabled, on, __ATOMIC_RELAXED);
+		atomic_store_explicit(&self.enabled, on, memory_order_relaxed);
 	}
 	return on;
 }
 
-static void set_nents(uint32_t n)
+static uint32_t count(void)
 {
-	__atomic_store_n(&nents, n, __ATOMIC_RELAXED);
+	return atomic_load_explicit(&self.nents, memory_order_relaxed);
+}
+
+static void set_count(uint32_t n)
+{
+	atomic_store_explicit(&self.nents, n, memory_order_relaxed);
+}
+
+void stash_fork_prepare(void)
+{
+	pthread_mutex_lock(&self.asking);
+}
+
+void stash_fork_parent(void)
+{
+	pthread_mutex_unlock(&self.asking);
 }
 
 /* In the child: the table and the entries' pages are MADV_DONTFORK, so
- * none of it exists here; the parent's socket is closed by the caller. */
-void stash_forget(void)
+ * none of it exists here; the parent's socket is the link's to close. */
+void stash_fork_child(void)
 {
-	__atomic_store_n(&enabled, -1, __ATOMIC_RELAXED); /* the child reads CONTIG_STASH again */
-	table = NULL;
-	table_gen = refused_gen = 0;
-	table_sock = -1;
-	hung_up = false;
-	alive_ns = 0;
-	used = 0;
-	stashed = 0;
-	set_nents(0);
+	/* The child reads CONTIG_STASH again. */
+	atomic_store_explicit(&self.enabled, -1, memory_order_relaxed);
+	self.table = NULL;
+	self.table_gen = self.refused_gen = 0;
+	self.table_sock = -1;
+	self.hung_up = false;
+	self.alive_ns = 0;
+	self.used = 0;
+	self.stashed = 0;
+	set_count(0);
+	pthread_mutex_unlock(&self.asking);
 }
 
 static void entry_remove(uint32_t i)
 {
-	used &= ~(1ull << ents[i].slot);
-	stashed -= ents[i].reg.mapped;
-	ents[i] = ents[nents - 1];
-	set_nents(nents - 1);
+	uint32_t n = count();
+
+	self.used &= ~(1ull << self.ents[i].slot);
+	self.stashed -= self.ents[i].reg.mapped;
+	self.ents[i] = self.ents[n - 1];
+	set_count(n - 1);
 }
 
 /* Unmap every entry without taking it back: their session is over, and
- * with it the regions (the daemon revoked them, or died). lc.table held. */
+ * with it the regions (the daemon revoked them, or died). */
 static void drop_all(void)
 {
-	while (nents) {
-		munmap((void *)ents[0].reg.base, ents[0].reg.mapped);
+	while (count()) {
+		munmap((void *)self.ents[0].reg.base, self.ents[0].reg.mapped);
 		entry_remove(0);
 	}
 }
@@ -140,37 +167,43 @@ static uint64_t mono_ns(void)
 /* Has the daemon closed the table's session? A peer's close shows as a
  * hang-up on our end at once (unix(7)); the replies still queued there
  * are the link's to read. Errors count as closed: a miss costs a round
- * trip, a wrong "alive" a region whose pages are gone. lc.table held. */
+ * trip, a wrong "alive" a region whose pages are gone. */
 static bool session_hung_up(void)
 {
-	struct pollfd pfd = { .fd = table_sock, .events = POLLRDHUP };
+	struct pollfd pfd = { .fd = self.table_sock, .events = POLLRDHUP };
 	uint64_t now;
 
-	if (hung_up)
+	if (self.hung_up)
 		return true;
 	now = mono_ns();
-	if (alive_ns && now - alive_ns < ALIVE_NS)
+	if (self.alive_ns && now - self.alive_ns < ALIVE_NS)
 		return false;
 	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
-		hung_up = true;
+		self.hung_up = true;
 	else
-		alive_ns = now;
-	return hung_up;
+		self.alive_ns = now;
+	return self.hung_up;
+}
+
+/* Forget the table (the regions lock held). */
+static void table_reset(void)
+{
+	if (self.table)
+		munmap(self.table, PROTO_STASH_BYTES);
+	self.table = NULL;
+	self.table_gen = 0;
+	self.table_sock = -1;
+	self.hung_up = false;
+	self.alive_ns = 0;
+	self.used = 0;
 }
 
 void stash_end(void)
 {
-	pthread_mutex_lock(&lc.table);
+	regions_lock();
 	drop_all();
-	if (table)
-		munmap(table, PROTO_STASH_BYTES);
-	table = NULL;
-	table_gen = 0;
-	table_sock = -1;
-	hung_up = false;
-	alive_ns = 0;
-	used = 0;
-	pthread_mutex_unlock(&lc.table);
+	table_reset();
+	regions_unlock();
 }
 
 /* Take entry i back from the daemon: true if it is ours again; false if
@@ -178,149 +211,114 @@ void stash_end(void)
  * dropped. Whether its session is still alive is the caller's to check. */
 static bool entry_claim(uint32_t i)
 {
-	uint64_t id = ents[i].reg.id;
+	uint64_t id = self.ents[i].reg.id;
 
-	if (__atomic_compare_exchange_n(&table[ents[i].slot], &id, 0, false, __ATOMIC_ACQ_REL,
-					__ATOMIC_ACQUIRE))
+	if (__atomic_compare_exchange_n(&self.table[self.ents[i].slot], &id, 0, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return true;
-	munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
+	munmap((void *)self.ents[i].reg.base, self.ents[i].reg.mapped);
 	return false;
 }
 
 /* Drop the entries the daemon has taken (their slot reads 0). */
 static void reap(void)
 {
-	for (uint32_t i = 0; i < nents;) {
-		if (__atomic_load_n(&table[ents[i].slot], __ATOMIC_ACQUIRE) == ents[i].reg.id) {
+	for (uint32_t i = 0; i < count();) {
+		const struct stash_entry *e = &self.ents[i];
+		if (__atomic_load_n(&self.table[e->slot], __ATOMIC_ACQUIRE) == e->reg.id) {
 			i++;
 			continue;
 		}
-		munmap((void *)ents[i].reg.base, ents[i].reg.mapped);
+		munmap((void *)e->reg.base, e->reg.mapped);
 		entry_remove(i);
 	}
 }
 
-bool stash_put(const struct lc_region *reg)
+static bool full(const struct region *reg)
 {
-	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled() || !table || hung_up ||
-	    reg->session_gen != table_gen)
-		return false;
-	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES)
-		reap();
-	if (nents == STASH_KEEP || stashed + reg->mapped > STASH_BYTES || used == UINT64_MAX)
-		return false;
-	uint32_t slot = (uint32_t)__builtin_ctzll(~used);
-	ents[nents] = (struct stash_entry){ .reg = *reg, .slot = slot };
-	set_nents(nents + 1);
-	used |= 1ull << slot;
-	stashed += reg->mapped;
-	/* Release: the daemon may take it the moment it is visible. */
-	__atomic_store_n(&table[slot], reg->id, __ATOMIC_RELEASE);
-	return true;
+	return count() == STASH_KEEP || self.stashed + reg->mapped > STASH_BYTES;
 }
 
-/* The daemon's table must be what both sides map, and stay so: a file we
- * could be cut short under would SIGBUS us on the next slot we touch
- * (memfd_create(2): F_SEAL_SHRINK, F_SEAL_GROW). Borrows fd. */
-static int table_check(int fd)
-{
-	struct stat st;
-	int seals;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size != PROTO_STASH_BYTES)
-		return -EPROTO;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0)
-		return -EPROTO; /* not a memfd (or shmem) at all */
-	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
-		return -EPROTO;
-	return 0;
-}
-
-/* The session's table, asked for once per session. Called with lc.lock.
- * A table that fails table_check is refused: the session goes on without
- * a stash. */
-static int table_fetch(void)
-{
-	struct proto_stash body = { 0 };
-	uint8_t buf[PROTO_MAX_MSG];
-	int fds[PROTO_MAX_FDS];
-	uint32_t request;
-	struct proto_msg m;
-	size_t nfds = 0;
-	void *map;
-	int r;
-
-	if (lc.sock < 0)
-		return -ENOTCONN;
-	request = ++lc.next_request;
-	r = link_send(PROTO_STASH, request, &body, sizeof(body));
-	if (r == 0)
-		r = link_recv(request, &m, buf, fds, &nfds);
-	if (r < 0)
-		return r;
-	if (m.hdr.type == PROTO_STATUS) {
-		proto_close_fds(fds, nfds);
-		return m.body.status.error ? -m.body.status.error : -EPROTO;
-	}
-	if (m.hdr.type != PROTO_STASH_TABLE || nfds != 1) {
-		proto_close_fds(fds, nfds);
-		link_drop();
-		return -EPROTO;
-	}
-	r = table_check(fds[0]);
-	if (r < 0) {
-		close(fds[0]);
-		return r;
-	}
-	map = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-	close(fds[0]);
-	if (map == MAP_FAILED)
-		return -errno;
-	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
-	pthread_mutex_lock(&lc.table);
-	/* An earlier session's table and entries ended with it (stash_end). */
-	if (table)
-		munmap(table, PROTO_STASH_BYTES);
-	table = map;
-	table_gen = lc.session_gen;
-	table_sock = lc.sock;
-	hung_up = false;
-	alive_ns = 0;
-	used = 0;
-	pthread_mutex_unlock(&lc.table);
-	return 0;
-}
-
-bool stash_want_table(const struct lc_region *reg)
+int stash_put(const struct region *reg)
 {
 	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled())
+		return -EINVAL;
+	if (!self.table || reg->session_gen != self.table_gen)
+		return -ENOENT;
+	if (self.hung_up)
+		return -ENOTCONN;
+	if (full(reg))
+		reap();
+	if (full(reg) || self.used == UINT64_MAX)
+		return -ENOSPC;
+	uint32_t slot = (uint32_t)__builtin_ctzll(~self.used), n = count();
+	self.ents[n] = (struct stash_entry){ .reg = *reg, .slot = slot };
+	set_count(n + 1);
+	self.used |= 1ull << slot;
+	self.stashed += reg->mapped;
+	/* Release: the daemon may take it the moment it is visible. */
+	__atomic_store_n(&self.table[slot], reg->id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Install the table link fetched for session gen, unless that session has
+ * ended since (its stash_end may have run already: the link bumps the
+ * generation before it calls it). true if installed. */
+static bool table_install(uint64_t gen, const struct link_stash_table *t)
+{
+	bool ok;
+
+	regions_lock();
+	ok = link_session_gen() == gen;
+	if (ok) {
+		table_reset(); /* (an earlier session's table ended with it: stash_end) */
+		self.table = t->slots;
+		self.table_gen = gen;
+		self.table_sock = t->sock;
+	}
+	regions_unlock();
+	if (!ok)
+		munmap(t->slots, PROTO_STASH_BYTES);
+	return ok;
+}
+
+bool stash_want_table(const struct region *reg)
+{
+	struct link_stash_table t;
+	bool ready;
+	int r;
+
+	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled())
 		return false;
-	pthread_mutex_lock(&lc.lock);
-	if (reg->session_gen == lc.session_gen && lc.sock >= 0 && table_gen != lc.session_gen &&
-	    refused_gen != lc.session_gen && table_fetch() < 0)
-		refused_gen = lc.session_gen;
-	bool ready = reg->session_gen == lc.session_gen && table_gen == lc.session_gen;
-	pthread_mutex_unlock(&lc.lock);
+	pthread_mutex_lock(&self.asking);
+	regions_lock();
+	ready = self.table && self.table_gen == reg->session_gen;
+	regions_unlock();
+	if (!ready && self.refused_gen != reg->session_gen) {
+		r = link_stash_table(reg->session_gen, &t);
+		if (r == 0)
+			ready = table_install(reg->session_gen, &t);
+		else if (r != -ESTALE) /* (-ESTALE: not the session connected now) */
+			self.refused_gen = reg->session_gen;
+	}
+	pthread_mutex_unlock(&self.asking);
 	return ready;
 }
 
 void stash_flush(void)
 {
-	struct lc_region give[STASH_KEEP];
+	struct region give[STASH_KEEP];
 	uint32_t ngive = 0;
 
-	pthread_mutex_lock(&lc.table);
-	while (nents) {
+	regions_lock();
+	while (count()) {
 		if (entry_claim(0))
-			give[ngive++] = ents[0].reg;
+			give[ngive++] = self.ents[0].reg;
 		entry_remove(0);
 	}
-	pthread_mutex_unlock(&lc.table);
+	regions_unlock();
 	for (uint32_t i = 0; i < ngive; i++)
-		lc_region_release(&give[i]);
+		link_region_free(&give[i]);
 }
 
 /* Does entry e satisfy a (its cache type is checked by the caller)? A page
@@ -339,11 +337,9 @@ static bool entry_fits(const struct stash_entry *e, const struct proto_alloc *a)
 		return false;
 	return a->node == PROTO_NODE_ANY || a->node == e->reg.node;
 }
-
 /* A region reused back to back is still in the caches, where memset is
- * fastest (2 MiB: 68-77 us against 92-99 us with streaming stores here);
- * past what they keep, streaming stores go at memory bandwidth without
- * reading every line in first (2.4x memset on 64 MiB, BENCHMARKS.md). */
+ * fastest; past what they keep, streaming stores go at memory bandwidth
+ * without reading every line in first (BENCHMARKS.md has both figures). */
 static void zero(void *p, uint64_t n)
 {
 #if defined(__x86_64__)
@@ -366,20 +362,19 @@ static void zero(void *p, uint64_t n)
 
 int stash_get(const struct proto_alloc *a, void **ret)
 {
-	struct lc_region reg;
+	struct region reg;
 	bool found = false;
 	int r;
 
-	if (!__atomic_load_n(&nents, __ATOMIC_RELAXED) || a->cache != PROTO_CACHED ||
-	    !stash_enabled())
+	if (!count() || a->cache != PROTO_CACHED || !stash_enabled())
 		return -ENOENT; /* a racy peek: a miss only costs the round trip */
-	pthread_mutex_lock(&lc.table);
+	regions_lock();
 	/* Newest first: the page most likely still in cache. */
-	for (uint32_t i = nents; i-- > 0;) {
-		if (!entry_fits(&ents[i], a))
+	for (uint32_t i = count(); i-- > 0;) {
+		if (!entry_fits(&self.ents[i], a))
 			continue;
 		found = entry_claim(i);
-		reg = ents[i].reg;
+		reg = self.ents[i].reg;
 		entry_remove(i);
 		if (found)
 			break;
@@ -393,7 +388,7 @@ int stash_get(const struct proto_alloc *a, void **ret)
 		found = false;
 	}
 	if (!found) {
-		pthread_mutex_unlock(&lc.table);
+		regions_unlock();
 		return -ENOENT;
 	}
 	/* Only this process ever wrote here, and only within what it was
@@ -404,16 +399,16 @@ int stash_get(const struct proto_alloc *a, void **ret)
 	if (a->nbytes > reg.dirty)
 		reg.dirty = a->nbytes;
 	if (dirty > ZERO_LOCKED) {
-		pthread_mutex_unlock(&lc.table);
+		regions_unlock();
 		zero((void *)reg.base, dirty);
-		pthread_mutex_lock(&lc.table);
+		regions_lock();
 	} else {
 		zero((void *)reg.base, dirty);
 	}
 	r = regions_insert(&reg);
-	pthread_mutex_unlock(&lc.table);
+	regions_unlock();
 	if (r < 0) {
-		lc_region_release(&reg);
+		link_region_free(&reg);
 		return r;
 	}
 	*ret = (void *)reg.base;

@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rawclient.c - see rawclient.h.
+ * rawclient.c - see rawclient.h. Connecting, waiting for a reply and
+ * paging through a table are proto/client.c's, as for libcontig and
+ * contigctl; what is the tests' own is sending raw bytes as they are.
  */
 #define _GNU_SOURCE
 #include "rawclient.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "client.h"
+
+/* How long a raw client waits for any one reply. */
+#define RAW_TIMEOUT_MS 5000
 
 ssize_t raw_call(int fd, const void *buf, size_t len, void *reply, size_t cap)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int fds[PROTO_MAX_FDS];
 	size_t nfds;
 	ssize_t n;
@@ -26,65 +29,54 @@ ssize_t raw_call(int fd, const void *buf, size_t len, void *reply, size_t cap)
 		if (r < 0)
 			return r;
 	}
-	if (poll(&pfd, 1, 5000) != 1)
-		return -ETIMEDOUT;
-	n = proto_recv(fd, reply, cap, fds, PROTO_MAX_FDS, &nfds);
-	if (n > 0)
-		proto_close_fds(fds, nfds);
+	n = proto_client_recv(fd, RAW_TIMEOUT_MS, reply, cap, fds, &nfds);
+	proto_close_fds(fds, nfds);
 	return n;
 }
 
 int raw_connect(const char *path, int hello)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct proto_hello h = { .version = PROTO_VERSION };
 	uint8_t buf[PROTO_MAX_MSG];
-	int fd;
+	int fd = proto_client_connect(path, 0);
 
-	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
+		return fd;
+	/* Any answer will do: what it says is the caller's to look at. */
+	if (hello &&
+	    (proto_client_hello_send(fd, 1) < 0 || raw_call(fd, NULL, 0, buf, sizeof(buf)) <= 0)) {
 		close(fd);
-		return r;
-	}
-	if (hello) {
-		size_t n = proto_encode(buf, PROTO_HELLO, 1, &h, sizeof(h));
-		if (raw_call(fd, buf, n, buf, sizeof(buf)) <= 0) {
-			close(fd);
-			return -EPROTO;
-		}
+		return -EPROTO;
 	}
 	return fd;
+}
+
+struct list_ctx {
+	void (*fn)(const void *item, void *ctx);
+	void *ctx;
+	int rows;
+};
+
+static int list_rows(const uint8_t *items, uint32_t n, uint32_t stride, void *arg)
+{
+	struct list_ctx *l = arg;
+
+	for (uint32_t i = 0; i < n; i++, l->rows++)
+		l->fn(items + (size_t)i * stride, l->ctx);
+	return 0;
 }
 
 int raw_list(const char *path, uint32_t table, void (*fn)(const void *item, void *ctx), void *ctx)
 {
 	uint8_t buf[PROTO_MAX_MSG];
-	uint64_t cursor = 0;
-	int rows = 0, fd = raw_connect(path, 1);
+	struct list_ctx l = { fn, ctx, 0 };
+	uint32_t request = 1;
+	int r, fd = raw_connect(path, 1);
 
 	if (fd < 0)
 		return fd;
-	do {
-		struct proto_list l = { .table = table, .cursor = cursor };
-		struct proto_msg m;
-		size_t len = proto_encode(buf, PROTO_LIST, 2, &l, sizeof(l));
-		ssize_t got = raw_call(fd, buf, len, buf, sizeof(buf));
-
-		if (got <= 0 || proto_decode(buf, (size_t)got, 0, &m) < 0 ||
-		    m.hdr.type != PROTO_LIST_REPLY || m.body.list_reply.table != table) {
-			close(fd);
-			return -EPROTO;
-		}
-		for (uint32_t i = 0; i < m.body.list_reply.count; i++, rows++)
-			fn(m.items + (size_t)i * m.body.list_reply.item_size, ctx);
-		cursor = m.body.list_reply.next;
-	} while (cursor);
+	r = proto_client_list(fd, RAW_TIMEOUT_MS, &request, table, UINT32_MAX, buf, list_rows, &l);
 	close(fd);
-	return rows;
+	return r < 0 ? r : l.rows;
 }
 
 struct pages_ctx {

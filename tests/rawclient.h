@@ -12,15 +12,17 @@
 
 #include "proto.h"
 
-/* Connect to path; with hello, also do the HELLO exchange. fd or -errno. */
+/* Connect to path; with hello, also send HELLO and wait for its answer,
+ * whatever it says (-EPROTO if none comes). fd or -errno. */
 int raw_connect(const char *path, int hello);
 /* Send a request and wait (up to 5 s) for one reply datagram; fds it
  * carried are closed. Returns the reply length, 0 if the daemon closed the
  * connection, or -errno. */
 ssize_t raw_call(int fd, const void *buf, size_t len, void *reply, size_t cap);
 
-/* Walk every row of a LIST table through all its pages; fn gets each item
- * (at least as long as the table's proto_*_item). Rows seen, or -errno. */
+/* Walk every row of a LIST table through all its pages (proto_client_list);
+ * fn gets each item (at least as long as the table's proto_*_item). Rows
+ * seen, or -errno. */
 int raw_list(const char *path, uint32_t table, void (*fn)(const void *item, void *ctx), void *ctx);
 
 struct raw_page {
