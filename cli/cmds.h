@@ -39,6 +39,10 @@ struct cmd {
 };
 
 int cmd_status(struct conn *c, const struct cmd_opts *o);
+/* When the socket does not answer: if a contigd is reserving its pool for
+ * that socket (its progress file, contigd(8)), print "starting: N of M
+ * pages (phase)" and return 0; else -ENOENT. */
+int status_starting(const char *socket_path);
 int cmd_runs(struct conn *c, const struct cmd_opts *o);
 int cmd_map(struct conn *c, const struct cmd_opts *o);
 int cmd_regions(struct conn *c, const struct cmd_opts *o);

@@ -25,7 +25,8 @@
 #define CONTIG_VERSION "unknown"
 #endif
 
-enum { EXIT_USAGE = 2, EXIT_NO_DAEMON = 3, EXIT_PERMISSION = 4, EXIT_VERSION = 5 };
+enum { EXIT_USAGE = 2, EXIT_NO_DAEMON = 3, EXIT_PERMISSION = 4, EXIT_VERSION = 5,
+       EXIT_STARTING = 6 };
 
 static void usage(FILE *f)
 {
@@ -220,6 +221,10 @@ int main(int argc, char **argv)
 	a.o.color = want_color(a.no_color);
 
 	r = conn_open(&c, a.path);
+	/* Not listening yet: say so if it is reserving its pool. */
+	if (r < 0 && a.cmd->fn == cmd_status && exit_for(r) == EXIT_NO_DAEMON &&
+	    status_starting(a.path) == 0)
+		return EXIT_STARTING;
 	if (r < 0) {
 		report(a.path, NULL, r);
 		return exit_for(r);

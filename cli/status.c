@@ -5,7 +5,10 @@
  * are part of the public contract and never change meaning; the others are
  * documented in contigctl(8) and only ever added to.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <string.h>
 
 #include "cmds.h"
 
@@ -144,5 +147,29 @@ int cmd_status(struct conn *c, const struct cmd_opts *o)
 		status_json(&i, &nf);
 	else
 		status_text(&i, &nf);
+	return 0;
+}
+
+int status_starting(const char *socket_path)
+{
+	char path[4200], line[256], phase[160] = "";
+	unsigned long long done, total;
+	const char *slash = strrchr(socket_path, '/');
+	int pid, n;
+	FILE *f;
+
+	n = slash ? (int)(slash - socket_path) : 1;
+	snprintf(path, sizeof(path), "%.*s/contigd.starting", n, slash ? socket_path : ".");
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	n = fgets(line, sizeof(line), f) ? sscanf(line, "pid=%d done=%llu total=%llu phase=%159[^\n]",
+						&pid, &done, &total, phase) : 0;
+	fclose(f);
+	/* A file left by a contigd that died is not a start. */
+	if (n < 3 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return -ENOENT;
+	printf("starting: %llu of %llu pages%s%s%s\n", done, total, phase[0] ? " (" : "", phase,
+	       phase[0] ? ")" : "");
 	return 0;
 }

@@ -58,9 +58,14 @@ static uint64_t phys_of(struct backing_linux *bl, const void *va)
 }
 
 /* Fault up to n free hugepages into one new memfd; page by page, so a
- * shortage (someone else took some) still leaves us what we got. */
-static int chunk_fill(struct backing_linux *bl, uint64_t ps, uint64_t n, struct chunk *c)
+ * shortage (someone else took some) still leaves us what we got, and a stop
+ * asked for is seen within a page (-EINTR, the chunk still to drop). */
+static int chunk_fill(struct backing_linux *bl, const struct lowmem_request *rq,
+		      const char *phase, const struct lowmem_report *rep, uint64_t n,
+		      struct chunk *c)
 {
+	uint64_t ps = rq->page_size;
+
 	c->fd = memfd_create("contig-dig", MFD_CLOEXEC | MFD_HUGETLB |
 						  ((unsigned)bl->page_shift << MFD_HUGE_SHIFT));
 	c->map = NULL;
@@ -69,8 +74,11 @@ static int chunk_fill(struct backing_linux *bl, uint64_t ps, uint64_t n, struct 
 		return -errno;
 	if (ftruncate(c->fd, (off_t)(n * ps)) < 0)
 		return -errno;
-	while (c->pages < n && fallocate(c->fd, 0, (off_t)(c->pages * ps), (off_t)ps) == 0)
+	while (c->pages < n && fallocate(c->fd, 0, (off_t)(c->pages * ps), (off_t)ps) == 0) {
 		c->pages++;
+		if (!start_watch_tick(rq->watch, phase, rep->got, rq->want))
+			return -EINTR;
+	}
 	if (!c->pages)
 		return 0;
 	c->map = mmap(NULL, c->pages * ps, PROT_READ, MAP_SHARED | MAP_POPULATE, c->fd, 0);
@@ -132,6 +140,7 @@ int lowmem_dig(struct backing_linux *bl, const struct lowmem_request *rq,
 	struct chunk *chunks = NULL;
 	struct backing_page strays[64];
 	uint32_t nchunks = 0, nstrays = 0;
+	char phase[128];
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
@@ -140,6 +149,14 @@ int lowmem_dig(struct backing_linux *bl, const struct lowmem_request *rq,
 		return r;
 	rep->peak_nr = start.nr;
 	for (;;) {
+		snprintf(phase, sizeof(phase),
+			 "low-pool dig, step %u, nr_hugepages %" PRIu64 ", %" PRIu64 " looked at",
+			 rep->steps, rep->peak_nr, rep->scanned);
+		if (!start_watch_tick(rq->watch, phase, rep->got, rq->want)) {
+			snprintf(rep->why, sizeof(rep->why), "stopped by a signal");
+			r = -EINTR;
+			break;
+		}
 		if (rep->got >= rq->want)
 			break;
 		if (now_ns() - t0 > rq->time_limit_ns) {
@@ -182,7 +199,7 @@ int lowmem_dig(struct backing_linux *bl, const struct lowmem_request *rq,
 			break;
 		}
 		chunks = nc;
-		r = chunk_fill(bl, ps, avail, &chunks[nchunks]);
+		r = chunk_fill(bl, rq, phase, rep, avail, &chunks[nchunks]);
 		nchunks++;
 		if (r < 0)
 			break;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "backing.h"
+#include "start_watch.h"
 
 struct lowmem_request {
 	uint64_t page_size;
@@ -25,6 +26,7 @@ struct lowmem_request {
 	uint64_t margin;         /* keep MemAvailable above this (bytes) */
 	uint64_t time_limit_ns;
 	uint32_t step;           /* pages added to nr_hugepages per step */
+	const struct start_watch *watch; /* progress, and a stop between pages */
 };
 
 struct lowmem_report {
@@ -40,7 +42,10 @@ struct lowmem_report {
 /*
  * Fill pages[0..want) with per-page backing pages (as backing ops acquire
  * makes them) lying wholly below the ceiling. Returns 0 (report->got may be
- * short: report->why says why) or -errno for a failure of the machinery.
+ * short: report->why says why) or -errno for a failure of the machinery, or
+ * -EINTR when the watch asked for a stop. On every return, every page it
+ * took for the dig is given back and nr_hugepages is lowered by what the
+ * dig added; on an error, pages[] is empty too.
  */
 int lowmem_dig(struct backing_linux *bl, const struct lowmem_request *rq,
 	       struct backing_page *pages, struct lowmem_report *report);

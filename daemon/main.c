@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "reserve.h"
 #include "server.h"
 #include "settings.h"
+#include "start_watch.h"
 
 static struct server srv;
 static struct settings arg;
@@ -439,6 +441,111 @@ static void on_turn_end(struct loop *l)
 	}
 }
 
+/*
+ * Start-up: the reserve and the dig run before the loop exists, for up to
+ * minutes. Between pages (start_watch.h) they call startup_tick, from any
+ * fault thread: it takes a pending SIGTERM/SIGINT with sigtimedwait (they
+ * are blocked everywhere, so nothing else would), and at most once a second
+ * tells systemd how far it got (STATUS=) and that it is alive and
+ * progressing (EXTEND_TIMEOUT_USEC=, WATCHDOG=1). A tick that finds another
+ * thread inside it returns at once.
+ */
+#define STARTUP_EXTEND_USEC 15000000u /* more than any gap between two ticks */
+
+static struct {
+	pthread_mutex_t lock;
+	bool stop;                   /* atomic: a stop was asked for */
+	uint64_t t0_ns, sent_ns;
+	char phase[128];             /* the phase last sent */
+	char file[sizeof(arg.socket) + 32]; /* progress for contigctl, or "" */
+} startup = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* contigctl status reads this while the socket does not answer yet (the
+ * socket is bound only once the pool is reserved): DIR/contigd.starting,
+ * "pid= done= total= phase=", replaced by rename, removed at READY or exit. */
+static void startup_file(uint64_t done, uint64_t total, const char *phase)
+{
+	char tmp[sizeof(startup.file) + 8];
+	FILE *f;
+
+	if (!startup.file[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.new", startup.file);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "pid=%d done=%" PRIu64 " total=%" PRIu64 " phase=%s\n", (int)getpid(), done,
+		total, phase);
+	if (fclose(f) != 0 || rename(tmp, startup.file) < 0)
+		unlink(tmp);
+}
+
+static bool startup_tick(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	static const struct timespec zero;
+	sigset_t stop_set;
+	uint64_t now;
+	int sig;
+
+	(void)ctx;
+	if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED))
+		return false;
+	if (pthread_mutex_trylock(&startup.lock) != 0)
+		return true;
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	sig = sigtimedwait(&stop_set, NULL, &zero);
+	now = now_ns();
+	if (sig > 0) {
+		log_notice("%s during start-up (%s: %" PRIu64 " of %" PRIu64 " pages after %" PRIu64
+			   " ms): stopping, giving every page back", strsignal(sig), phase, done, total,
+			   (now - startup.t0_ns) / 1000000);
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping during start-up");
+		__atomic_store_n(&startup.stop, true, __ATOMIC_RELAXED);
+	} else if (strcmp(phase, startup.phase) || now - startup.sent_ns >= 1000000000u) {
+		snprintf(startup.phase, sizeof(startup.phase), "%s", phase);
+		startup.sent_ns = now;
+		startup_file(done, total, phase);
+		sd_notifyf(0, "STATUS=starting: %s: %" PRIu64 " of %" PRIu64 " pages, %" PRIu64
+			   " s\nEXTEND_TIMEOUT_USEC=%u\nWATCHDOG=1", phase, done, total,
+			   (now - startup.t0_ns) / 1000000000u, STARTUP_EXTEND_USEC);
+	}
+	pthread_mutex_unlock(&startup.lock);
+	return sig <= 0;
+}
+
+static const struct start_watch startup_watch = { .tick = startup_tick };
+
+/* The record of nr_hugepages raises (hugetlb.h) lives beside the socket:
+ * /run/contigd under systemd (RuntimeDirectory=). */
+static int startup_ledger(void)
+{
+	char dir[sizeof(arg.socket)];
+	char *slash;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", arg.socket);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+	r = mkdir_parent(arg.socket);
+	if (r == 0)
+		r = hugetlb_ledger_open(dir);
+	if (r >= 0)
+		snprintf(startup.file, sizeof(startup.file), "%s/contigd.starting", dir);
+	if (r == -EBUSY)
+		return r;
+	if (r < 0)
+		log_warn("%s/" HUGETLB_RECORD_NAME ": %s; nr_hugepages raised by a contigd that "
+			 "dies is not put back", dir, strerror(-r));
+	return 0;
+}
+
 static void handled_signals(sigset_t *mask)
 {
 	sigemptyset(mask);
@@ -499,7 +606,16 @@ int main(int argc, char **argv)
 		return 1;
 	srv.loop.turn_end = on_turn_end;
 
-	if (reserve_pool(&srv.pool, &bl, &arg, arg_no_pin) < 0)
+	startup.t0_ns = now_ns();
+	if (startup_ledger() < 0)
+		goto out;
+	(void)startup_tick(NULL, "checking the hugepage pool", 0, 0);
+	r = reserve_pool(&srv.pool, &bl, &arg, arg_no_pin, &startup_watch);
+	if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED)) {
+		status = 0; /* a stop asked for is a clean exit, even now */
+		goto out;
+	}
+	if (r < 0)
 		goto out;
 	repair_init(&srv.repair, srv.pool.oversample, arg.repair_idle_s);
 	r = listen_socket();
@@ -517,6 +633,8 @@ int main(int argc, char **argv)
 		log_err("event loop: %s", strerror(-r));
 		goto out;
 	}
+	if (startup.file[0])
+		unlink(startup.file);
 	sd_notify(0, "READY=1");
 	notify_status();
 	log_info("ready on %s", socket_ours ? arg.socket : "the systemd socket");
@@ -536,6 +654,13 @@ out:
 		unlink(arg.socket);
 	pool_destroy(&srv.pool);
 	backing_linux_close(&bl);
+	/* Every page is given back: now nr_hugepages can go back too. */
+	hugetlb_restore_all();
+	if (startup.file[0])
+		unlink(startup.file);
+	if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED))
+		log_info("stopped during start-up after %" PRIu64 " ms",
+			 (now_ns() - startup.t0_ns) / 1000000);
 	loop_fini(&srv.loop);
 	return status;
 }

@@ -24,6 +24,7 @@ struct fault_job {
 	uint32_t end;
 	int error;
 	int *pinned;                 /* shared, by id: the pin's result, accounted later */
+	const struct start_watch *watch;
 };
 
 /* Start-up fault-in: the kernel's zeroing of each page is what costs, so
@@ -35,9 +36,17 @@ static void *fault_worker(void *arg)
 	struct pool *p = job->p;
 
 	for (;;) {
-		uint32_t id = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED);
+		uint32_t id;
 		int r;
 
+		/* A stop is seen before an id is taken: every id taken is filled
+		 * (the caller drops the prepared pages from *next on). */
+		if (!start_watch_tick(job->watch, "faulting the pool",
+				      __atomic_load_n(job->next, __ATOMIC_RELAXED), job->end)) {
+			job->error = -EINTR;
+			break;
+		}
+		id = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED);
 		if (id >= job->end)
 			break;
 		if (p->want_node && p->ops->bind) {
@@ -64,7 +73,7 @@ static void *fault_worker(void *arg)
 }
 
 static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, int *pinned,
-		     uint32_t *ret_got)
+		     const struct start_watch *watch, uint32_t *ret_got)
 {
 	struct fault_job jobs[16];
 	pthread_t tids[16];
@@ -89,7 +98,8 @@ static int fault_all(struct pool *p, uint32_t nfault, uint32_t threads, int *pin
 		}
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		jobs[k] = (struct fault_job){ .p = p, .next = &next, .end = end, .pinned = pinned };
+		jobs[k] = (struct fault_job){ .p = p, .next = &next, .end = end, .pinned = pinned,
+					      .watch = watch };
 		if (k > 0 && pthread_create(&tids[k], NULL, fault_worker, &jobs[k]) != 0) {
 			jobs[k].error = -EAGAIN;
 			fault_worker(&jobs[k]);
@@ -184,7 +194,7 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 			goto out;
 		}
 	}
-	r = fault_all(p, cfg->npages, cfg->threads, pinned, ret_got);
+	r = fault_all(p, cfg->npages, cfg->threads, pinned, cfg->watch, ret_got);
 	if (*ret_got < cfg->npages) {
 		if (r == 0)
 			r = -ENOMEM;

@@ -27,6 +27,7 @@
 #include "backing.h"
 #include "clock.h"
 #include "extent.h"
+#include "start_watch.h"
 #include "list.h"
 #include "proto.h"
 #include "reclaim.h"
@@ -108,6 +109,9 @@ struct pool_config {
 	uint32_t oversample;
 	/* Node each of the npages pages is faulted on, or NULL: anywhere. */
 	const int32_t *want_node;
+	/* Start-up progress, and a stop between pages (pool_init then fails
+	 * with -EINTR); NULL: neither. */
+	const struct start_watch *watch;
 };
 
 struct pool {

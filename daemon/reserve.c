@@ -71,7 +71,8 @@ static int plan_nodes(const struct settings *arg, struct plan *pl)
 	return pl->total ? 0 : -EINVAL;
 }
 
-static int ensure_hugepages(const struct settings *arg, const struct plan *pl)
+static int ensure_hugepages(const struct settings *arg, const struct plan *pl,
+			    const struct start_watch *watch)
 {
 	uint64_t ps = arg->page_size;
 	char a[32], b[32];
@@ -83,7 +84,9 @@ static int ensure_hugepages(const struct settings *arg, const struct plan *pl)
 
 		if (!want)
 			continue;
-		avail = hugetlb_ensure_free(ps, node, want, arg->may_raise_hugepages);
+		avail = hugetlb_ensure_free(ps, node, want, arg->may_raise_hugepages, watch);
+		if (avail == -EINTR)
+			return -EINTR;
 		if (avail < 0) {
 			log_err("cannot read the hugepage pool for %s pages: %s",
 				human(ps, a, sizeof(a)), strerror((int)-avail));
@@ -113,7 +116,7 @@ static int ensure_hugepages(const struct settings *arg, const struct plan *pl)
 /* --low-pool SIZE@CEILING: find that much below the ceiling before the
  * normal pool is faulted; say what it achieved, in how long, and why not. */
 static int dig_low_pool(struct backing_linux *bl, const struct settings *arg,
-			struct pool_config *cfg)
+			struct pool_config *cfg, const struct start_watch *watch)
 {
 	uint64_t ps = arg->page_size;
 	struct lowmem_request rq = {
@@ -123,6 +126,7 @@ static int dig_low_pool(struct backing_linux *bl, const struct settings *arg,
 		.margin = arg->low_pool_margin,
 		.time_limit_ns = 120ull * 1000000000u,
 		.step = (uint32_t)((512ull << 20) / ps ? (512ull << 20) / ps : 1),
+		.watch = watch,
 	};
 	struct lowmem_report rep;
 	char a[32], b[32], c[32];
@@ -134,6 +138,12 @@ static int dig_low_pool(struct backing_linux *bl, const struct settings *arg,
 	log_info("low pool: looking for %u pages of %s below 0x%" PRIx64 "...", rq.want,
 		 human(ps, a, sizeof(a)), rq.ceiling);
 	r = lowmem_dig(bl, &rq, cfg->extra, &rep);
+	if (r == -EINTR) {
+		log_notice("low pool: stopped after %" PRIu64 " ms (%u steps, nr_hugepages up to %"
+			   PRIu64 "); every page given back", rep.ns / 1000000, rep.steps,
+			   rep.peak_nr);
+		return r;
+	}
 	if (r < 0) {
 		log_err("low pool: %s", strerror(-r));
 		return r;
@@ -155,12 +165,12 @@ static int dig_low_pool(struct backing_linux *bl, const struct settings *arg,
 }
 
 int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct settings *arg,
-		 bool no_pin)
+		 bool no_pin, const struct start_watch *watch)
 {
 	uint64_t ps = arg->page_size, t0 = now_ns();
 	struct pool_config cfg = { .page_size = ps, .threads = arg->threads,
 				   .quarantine_ms = arg->quarantine_ms,
-				   .zero_in_place = arg->zero_in_place };
+				   .zero_in_place = arg->zero_in_place, .watch = watch };
 	int32_t *want_node = NULL;
 	struct plan pl;
 	uint32_t got = 0, low_want;
@@ -170,7 +180,7 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 	r = plan_nodes(arg, &pl);
 	if (r < 0)
 		return r;
-	r = ensure_hugepages(arg, &pl);
+	r = ensure_hugepages(arg, &pl, watch);
 	if (r < 0)
 		return r;
 	cfg.npages = pl.total;
@@ -206,11 +216,13 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 		goto out;
 	}
 	if (arg->low_pool_bytes) {
-		r = dig_low_pool(bl, arg, &cfg);
+		r = dig_low_pool(bl, arg, &cfg, watch);
 		if (r < 0)
 			goto out;
 	}
 	r = pool_init(pool, &cfg, &backing_linux_ops, bl, &got);
+	if (r == -EINTR)
+		goto out;
 	if (r == -EPERM) {
 		log_err("/proc/self/pagemap gives no physical addresses: contigd "
 				"needs CAP_SYS_ADMIN");
@@ -238,6 +250,10 @@ int reserve_pool(struct pool *pool, struct backing_linux *bl, const struct setti
 			 human(info.largest_free_run, b, sizeof(b)));
 	}
 out:
+	/* The low pool's pages, unless pool_init took them. */
+	for (uint32_t i = 0; cfg.extra && i < cfg.nextra; i++)
+		if (cfg.extra[i].fd >= 0)
+			backing_page_drop(&cfg.extra[i], ps);
 	free(cfg.extra);
 	free(want_node);
 	return r;
