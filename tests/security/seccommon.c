@@ -344,25 +344,6 @@ int sec_connect(const char *path, bool hello, uint64_t *ret_session)
 	return r < 0 ? r : -EPROTO;
 }
 
-int sec_status(int fd, uint16_t type, const void *body, size_t len)
-{
-	struct proto_msg m;
-	int r = raw_send(fd, type, 77, body, len);
-
-	if (r == -EPIPE || r == -ECONNRESET)
-		return -EPIPE;
-	if (r < 0)
-		return r;
-	r = sec_recv(fd, &m, NULL, NULL, 10000);
-	if (r == 0)
-		return -EPIPE;
-	if (r < 0)
-		return r;
-	if (r != PROTO_STATUS)
-		return -EPROTO;
-	return m.body.status.error;
-}
-
 int sec_list(int fd, uint32_t table, void *items, size_t cap, uint32_t *ret_item_size)
 {
 	static uint8_t buf[PROTO_MAX_MSG];

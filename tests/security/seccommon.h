@@ -81,9 +81,7 @@ int sec_connect(const char *path, bool hello, uint64_t *ret_session);
  * closed the connection, or -errno. With fds non-NULL the caller owns the
  * fds it carried (*ret_nfds of them), else they are closed. */
 int sec_recv(int fd, struct proto_msg *ret, int *fds, size_t *ret_nfds, int timeout_ms);
-/* A request answered by STATUS: its error (>= 0), -EPIPE if the daemon
- * hung up, -EPROTO for another reply, -ETIMEDOUT. */
-int sec_status(int fd, uint16_t type, const void *body, size_t len);
+/* Requests answered by STATUS: raw_status (relcommon.h). */
 /* LIST one page of a table (cursor 0); the reply's items copied to items
  * (up to cap bytes). Item count, or -errno. */
 int sec_list(int fd, uint32_t table, void *items, size_t cap, uint32_t *ret_item_size);

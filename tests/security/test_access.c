@@ -444,16 +444,16 @@ static int revoker(struct agent *self, void *arg)
 	if (import_on(b, &h) != 0)
 		mask |= RV_IMPORT;
 	/* An importer may neither revoke nor re-export. */
-	if (sec_status(b, PROTO_REVOKE, &h, sizeof(h)) != EACCES)
+	if (raw_status(b, PROTO_REVOKE, &h, sizeof(h)) != EACCES)
 		mask |= RV_B_REVOKED;
 	if (import_on(c, &h) != 0)
 		mask |= RV_C_IMPORT;
 	if (export_of(b, mine.id, &h2) != EACCES)
 		mask |= RV_B_EXPORTED;
-	if (sec_status(c, PROTO_REVOKE, &h, sizeof(h)) != EACCES)
+	if (raw_status(c, PROTO_REVOKE, &h, sizeof(h)) != EACCES)
 		mask |= RV_C_REVOKED;
 	/* The owner revokes: it stands, for everyone. */
-	if (sec_status(a, PROTO_REVOKE, &h, sizeof(h)) != 0)
+	if (raw_status(a, PROTO_REVOKE, &h, sizeof(h)) != 0)
 		mask |= RV_A_REVOKE;
 	if (import_on(d, &h) != ENOENT || import_on(b, &h) != ENOENT)
 		mask |= RV_IMPORT_AFTER;
@@ -559,7 +559,7 @@ static int stash_victim(struct agent *self, void *arg)
 	int freed = 0;
 	for (int i = 0; i < 2; i++) {
 		struct proto_free f = { ids[i] };
-		freed += sec_status(fd, PROTO_FREE, &f, sizeof(f)) == 0;
+		freed += raw_status(fd, PROTO_FREE, &f, sizeof(f)) == 0;
 	}
 	agent_say(self, freed);
 	close(fd);
@@ -695,7 +695,7 @@ static int reloaded_user(struct agent *self, void *arg)
 		if (mine.va[off] != 0x5a)
 			mask |= RL_LOST;
 	struct proto_free f = { mine.id };
-	if (sec_status(fd, PROTO_FREE, &f, sizeof(f)) != 0)
+	if (raw_status(fd, PROTO_FREE, &f, sizeof(f)) != 0)
 		mask |= RL_FREE;
 	agent_say(self, mask);
 	sec_unmap(&mine);

@@ -632,7 +632,7 @@ static int truncating_client(struct agent *self, void *arg)
 	}
 	proto_close_fds(fds, nfds);
 	struct proto_free f = { id };
-	r = sec_status(fd, PROTO_FREE, &f, sizeof(f));
+	r = raw_status(fd, PROTO_FREE, &f, sizeof(f));
 	if (r != 0)
 		mask |= SEAL_FREE_LOST;
 	agent_say(self, mask);
@@ -686,7 +686,7 @@ static void test_sealed_pages(void **state)
 		memset(mr.va, 0x77, mr.len);
 		sec_unmap(&mr);
 		struct proto_free f = { mr.id };
-		assert_int_equal(sec_status(root, PROTO_FREE, &f, sizeof(f)), 0);
+		assert_int_equal(raw_status(root, PROTO_FREE, &f, sizeof(f)), 0);
 	}
 	close(root);
 }
@@ -741,7 +741,7 @@ static void test_punched_pages(void **state)
 	}
 	for (int i = 0; i < N; i++) {
 		struct proto_free f = { ids[i] };
-		assert_int_equal(sec_status(fd, PROTO_FREE, &f, sizeof(f)), 0);
+		assert_int_equal(raw_status(fd, PROTO_FREE, &f, sizeof(f)), 0);
 	}
 	/* Punched pages come back through a fresh refault (a second or two). */
 	assert_true(pool_whole(fd, 10000));
