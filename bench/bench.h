@@ -71,11 +71,30 @@ void result_missing(const char *group, const char *who, enum role role, const ch
 void result_failed(const char *group, const char *who, enum role role, const char *unit,
 		   unsigned attempts, const char *why_fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* One raw sample, to be merged later with others of its kind (results_take):
+ * n = 1, median = p99 = value, and failed = operations that failed while it
+ * was measured (not a failed row). */
+void result_raw(const char *group, const char *who, enum role role, const char *unit,
+		double value, unsigned failed, const char *note_fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+/* Remove every row whose group starts with prefix from the table, in order;
+ * their count, and *ret (malloc'd, the caller frees it). */
+size_t results_take(const char *prefix, struct result **ret);
+
+/* Run argv[0] (argv NULL-terminated) and wait for it; what it printed on
+ * stdout in buf (NUL-terminated, cut to size - 1), and the clock just
+ * before its fork in *ret_forked (may be NULL). Its exit status (128 + the
+ * signal if one ended it), or -errno. */
+int spawn_capture(char *const argv[], char *buf, size_t size, uint64_t *ret_forked);
+
 /* Rows go to out (a pipe to the parent) as "RESULT\t..." lines instead of the
  * table: the DPDK helper's mode. */
 void results_stream_to(FILE *out);
 /* Parse one "RESULT\t..." line into the table; false if it is not one. */
 bool result_parse_line(const char *line);
+/* Every line from fd (consumed: closed at its end) into the table; the
+ * lines that are not rows go to other (may be NULL). */
+void results_read_fd(int fd, void (*other)(const char *line, void *ctx), void *ctx);
 
 size_t results_count(void);
 size_t results_missing(void); /* rows with n = 0 */
@@ -147,6 +166,7 @@ int frag_run(const struct frag_ops *ops, uint64_t total_bytes, double fill, unsi
 #define G_CONCOPS       "concops"
 #define G_RSS           "rss"
 #define G_RAW64         "raw64"
+#define G_RESTART       "restart"
 
 /* The main program's run: sizes and counts, and where things are. */
 struct run_cfg {
@@ -167,6 +187,12 @@ struct run_cfg {
 /* Make sure at least n 2 MiB hugepages are free, raising nr_hugepages by
  * the shortfall; returns how many are free (may be fewer than n). */
 long hugepages_ensure(long n);
+/* 1 GiB hugepages: make n free, raising their nr_hugepages by the
+ * shortfall; how many are free then, or -1 if the kernel has no 1 GiB size.
+ * nr_hugepages before and after, for hugepages_1g_restore. */
+long hugepages_1g_reserve(long n, long *ret_nr_before, long *ret_nr_after);
+/* Give back what hugepages_1g_reserve raised. */
+void hugepages_1g_restore(long nr_before, long nr_after);
 /* nr_hugepages when the run first looked, and after its last raise (-1: none). */
 extern long hugepages_nr_before, hugepages_nr_after;
 
@@ -202,5 +228,10 @@ void contig_figures_run(const struct run_cfg *cfg);
 void contig_frag_run(const struct run_cfg *cfg, bool zero_in_place);
 void dpdk_frag_run(const struct run_cfg *cfg);
 void dpdk_figures_run(const struct run_cfg *cfg);
+/* contigd restarted from systemd's fd store with clients on, beside a cold
+ * start of the same pool (restart.c); the issue's targets, met or not, from
+ * the last run (nothing if it did not run). */
+void restart_run(const struct run_cfg *cfg);
+void restart_print_targets(FILE *f);
 
 #endif

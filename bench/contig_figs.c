@@ -185,30 +185,14 @@ static void v2p_figure(const struct run_cfg *cfg)
 static int run_first(const struct run_cfg *cfg, const char *arg, const char *arg2,
 		     uint64_t *ret_fork, uint64_t *ret_main, uint64_t *ret_region, uint64_t *ret_end)
 {
-	int pfd[2], status;
-	char buf[128] = { 0 };
-	ssize_t n, got = 0;
-	pid_t pid;
+	char *argv[] = { (char *)cfg->first_client, (char *)arg, (char *)arg2, NULL };
+	char buf[128];
+	int st = spawn_capture(argv, buf, sizeof(buf), ret_fork);
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	*ret_fork = now_ns();
-	pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		execl(cfg->first_client, cfg->first_client, arg, arg2, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -ECHILD;
+	if (st < 0)
+		return st;
 	*ret_end = now_ns();
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    sscanf(buf, "%" SCNu64 " %" SCNu64, ret_main, ret_region) != 2)
+	if (st != 0 || sscanf(buf, "%" SCNu64 " %" SCNu64, ret_main, ret_region) != 2)
 		return -EPROTO;
 	return 0;
 }
@@ -462,27 +446,10 @@ static void conc_figure(const struct run_cfg *cfg, unsigned nproc, const char *g
 /* One number from `contigctl --socket S CMD --json`: "key":N. */
 static int ctl_json(const struct run_cfg *cfg, const char *cmd, const char *key, uint64_t *ret)
 {
-	char buf[8192] = { 0 }, needle[64];
-	int pfd[2], status;
-	ssize_t n, got = 0;
+	char buf[8192], needle[64];
 	const char *p;
-	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		execl(cfg->contigctl, cfg->contigctl, "--socket", daemon_main.sock, cmd, "--json",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (contigctl_json(cfg, daemon_main.sock, cmd, buf, sizeof(buf)) < 0)
 		return -ECHILD;
 	snprintf(needle, sizeof(needle), "\"%s\":", key);
 	p = strstr(buf, needle);
@@ -615,12 +582,12 @@ static void rss_figure(const struct run_cfg *cfg)
 		     anon, 8 + pages * 64.0 / MIB, huge / 1024);
 }
 
-/* A libcontig setting from the environment (CONTIG_SMALL_CACHE=1, the
- * opt-in client cache; CONTIG_STASH=0, every free straight back to the
- * daemon): libcontig reads it once per process, so the loop runs in a child
- * (a fork re-reads it) and sends its samples back through a pipe. */
-static void env_figure(const char *group, size_t bytes, bool do_touch, unsigned n,
-		       const char *name, const char *value)
+/* libcontig settings from the environment, "NAME=VALUE[ NAME=VALUE...]"
+ * (CONTIG_CARVE=0: whole pool pages even for small regions, the escape
+ * hatch; CONTIG_STASH=0: every free straight back to the daemon):
+ * libcontig reads them once per process, so the loop runs in a child (a
+ * fork re-reads them) and sends its samples back through a pipe. */
+static void env_figure(const char *group, size_t bytes, bool do_touch, unsigned n, const char *env)
 {
 	const char *what = do_touch ? "contig_alloc + touch + contig_free" :
 				      "contig_alloc + contig_free";
@@ -633,8 +600,12 @@ static void env_figure(const char *group, size_t bytes, bool do_touch, unsigned 
 		return;
 	pid = fork();
 	if (pid == 0) {
+		char buf[128], *save = NULL;
 		close(fds[0]);
-		setenv(name, value, 1);
+		snprintf(buf, sizeof(buf), "%s", env);
+		for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save))
+			if (putenv(kv) != 0)
+				_exit(1);
 		af_loop(bytes, do_touch, n, false, &s);
 		for (size_t i = 0; i < s.all.n; i++) {
 			double t[3] = { s.all.v[i], s.alloc.v[i], s.free.v[i] };
@@ -654,7 +625,7 @@ static void env_figure(const char *group, size_t bytes, bool do_touch, unsigned 
 	close(fds[0]);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
-	snprintf(who, sizeof(who), "%s, %s=%s: %s, back to back", mode_label, name, value, what);
+	snprintf(who, sizeof(who), "%s, %s: %s, back to back", mode_label, env, what);
 	af_report(group, who, ROLE_INFO, bytes, &s);
 	af_free_samples(&s);
 	wait_free(0, 10000);
@@ -668,17 +639,18 @@ static void churn_figures(const struct run_cfg *cfg)
 	/* First, while the pool is as the daemon made it: a long run. */
 	reclaim_figure(cfg);
 	af_figure(cfg, G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3);
-	env_figure(G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3, "CONTIG_STASH", "0");
+	env_figure(G_ALLOC64M, cfg->large_bytes, true, n / 10 + 3, "CONTIG_STASH=0");
+	/* Small regions are carved by default; CONTIG_CARVE=0 gives each a
+	 * whole pool page (from the stash back to back; with CONTIG_STASH=0
+	 * too, a daemon trip each). */
 	af_figure(cfg, G_SMALL4K, 4096, false, n);
-	env_figure(G_SMALL4K, 4096, false, n, "CONTIG_STASH", "0");
+	env_figure(G_SMALL4K, 4096, false, n, "CONTIG_CARVE=0");
+	env_figure(G_SMALL4K, 4096, false, n, "CONTIG_CARVE=0 CONTIG_STASH=0");
 	af_figure(cfg, G_SMALL64K, 64 * 1024, false, n);
-	env_figure(G_SMALL64K, 64 * 1024, false, n, "CONTIG_STASH", "0");
-	if (mode_role == ROLE_CONTIG) {
-		env_figure(G_SMALL4K, 4096, false, n * 10, "CONTIG_SMALL_CACHE", "1");
-		env_figure(G_SMALL64K, 64 * 1024, false, n * 10, "CONTIG_SMALL_CACHE", "1");
-	}
+	env_figure(G_SMALL64K, 64 * 1024, false, n, "CONTIG_CARVE=0");
+	env_figure(G_SMALL64K, 64 * 1024, false, n, "CONTIG_CARVE=0 CONTIG_STASH=0");
 	af_figure(cfg, G_ALLOC2M, HUGE_2M, true, n);
-	env_figure(G_ALLOC2M, HUGE_2M, true, n, "CONTIG_STASH", "0");
+	env_figure(G_ALLOC2M, HUGE_2M, true, n, "CONTIG_STASH=0");
 	for (int off = 0; off < 2; off++) {
 		conc_figure(cfg, 2, G_CONC2, off);
 		conc_figure(cfg, 8, G_CONC8, off);

@@ -177,6 +177,15 @@ double contigd_wait_repair(const struct contigd *d, char *buf, size_t len, unsig
 	return -1;
 }
 
+int contigctl_json(const struct run_cfg *cfg, const char *sock, const char *cmd, char *buf,
+		   size_t size)
+{
+	char *argv[] = { (char *)cfg->contigctl, "--socket", (char *)sock, (char *)cmd, "--json",
+			 NULL };
+
+	return spawn_capture(argv, buf, size, NULL) == 0 ? 0 : -ECHILD;
+}
+
 long proc_status_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];

@@ -34,6 +34,10 @@ void contigd_log_runs(const struct contigd *d, char *buf, size_t len);
  * looked at ..."): its text after "repair: " into buf, and the time from
  * fork to when it was seen (ms), or -1 if it did not come. */
 double contigd_wait_repair(const struct contigd *d, char *buf, size_t len, unsigned timeout_ms);
+/* `contigctl --socket sock cmd --json` (cfg->contigctl): its output in buf
+ * (NUL-terminated); 0, or -ECHILD if it did not exit 0. */
+int contigctl_json(const struct run_cfg *cfg, const char *sock, const char *cmd, char *buf,
+		   size_t size);
 /* A "Field:   N kB" line of /proc/PID/status, in kB; -1 if absent. */
 long proc_status_kb(pid_t pid, const char *field);
 

@@ -8,17 +8,20 @@
  *   TIMES m s e r   CLOCK_MONOTONIC ns: main() entered, rte_eal_init called,
  *                   returned, first 2 MiB IOVA-contiguous memzone touched
  *
- * usage: contig-bench-dpdk --what all|frag|first|ready|secondary --mode legacy|default
+ * usage: contig-bench-dpdk --what all|frag|first|ready|secondary|carve|carve-threads|
+ *        carve-mix|carve-mix-probe|carve-count --mode legacy|default
  *        --label NAME --mem MB [--prealloc] [--in-memory] [--no-huge]
  *        --huge-dir DIR --prefix P [--iters N] [--frag-ops N] [--pool MB]
- *        [--secondaries K]
+ *        [--secondaries K] [--carve key=value,...]
  *
  * "all" measures the allocation figures and, with --secondaries, starts K
  * secondary processes (fork + exec of itself with --what secondary) whose
- * attach time it reports; "frag" runs the fragmentation workload.
+ * attach time it reports; "frag" runs the fragmentation workload; "carve*"
+ * the page-granularity figures with carve.h's parameters (dpdk_carve.c).
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "carve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +39,7 @@
 #include <rte_memzone.h>
 
 static struct {
-	const char *what, *mode, *label, *huge_dir, *prefix;
+	const char *what, *mode, *label, *huge_dir, *prefix, *carve;
 	unsigned mem_mb, iters, frag_ops, pool_mb, secondaries, large_mb;
 	bool prealloc, in_memory, no_huge;
 } arg = { .what = "all", .mode = "default", .label = "DPDK", .iters = 1000, .frag_ops = 20000,
@@ -273,31 +276,14 @@ static void frag_figure(void)
 
 static int run_secondary(const char *self, uint64_t *ret_eal, uint64_t *ret_first)
 {
-	char mem[16];
-	int pfd[2], status;
-	char buf[256] = { 0 };
-	ssize_t got = 0, n;
+	char mem[16], buf[256];
+	char *argv[] = { (char *)self, "--what", "secondary", "--mode", (char *)arg.mode,
+			 "--label", (char *)arg.label, "--mem", mem, "--huge-dir",
+			 (char *)arg.huge_dir, "--prefix", (char *)arg.prefix, NULL };
 	uint64_t tm, ts, te, tr;
-	pid_t pid;
 
 	snprintf(mem, sizeof(mem), "%u", arg.mem_mb);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		execl(self, self, "--what", "secondary", "--mode", arg.mode, "--label", arg.label,
-		      "--mem", mem, "--huge-dir", arg.huge_dir, "--prefix", arg.prefix,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
+	if (spawn_capture(argv, buf, sizeof(buf), NULL) != 0)
 		return -ECHILD;
 	if (sscanf(buf, "TIMES %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &tm, &ts, &te,
 		   &tr) != 4)
@@ -362,7 +348,8 @@ static int parse_args(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'p' },   { "iters", required_argument, NULL, 'i' },
 		{ "frag-ops", required_argument, NULL, 'f' }, { "pool", required_argument, NULL, 'o' },
 		{ "secondaries", required_argument, NULL, 's' },
-		{ "large", required_argument, NULL, 'L' },    { 0 },
+		{ "large", required_argument, NULL, 'L' },    { "carve", required_argument, NULL, 'C' },
+		{ 0 },
 	};
 	int c;
 
@@ -382,6 +369,7 @@ static int parse_args(int argc, char **argv)
 		case 'o': arg.pool_mb = (unsigned)atoi(optarg); break;
 		case 's': arg.secondaries = (unsigned)atoi(optarg); break;
 		case 'L': arg.large_mb = (unsigned)atoi(optarg); break;
+		case 'C': arg.carve = optarg; break;
 		default: return -EINVAL;
 		}
 	}
@@ -479,6 +467,9 @@ int main(int argc, char **argv)
 		if (arg.secondaries)
 			secondaries_figure();
 	}
+	/* The page-granularity figures (dpdk_carve.c). */
+	if (!strncmp(arg.what, "carve", 5))
+		dpdk_carve(arg.what, arg.carve, arg.label, arg.mem_mb);
 	if (!strcmp(arg.what, "frag")) {
 		if (!strcmp(arg.mode, "legacy"))
 			runs_figure();

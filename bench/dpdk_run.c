@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "carve.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,12 +88,21 @@ static void rm_runtime_dir(const char *prefix)
 	rmdir(run);
 }
 
+/* The helper's "TIMES" line (its other lines are rows). */
+static void times_line(const char *line, void *ctx)
+{
+	struct times *t = ctx;
+
+	if (sscanf(line, "TIMES %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &t->main, &t->eal0,
+		   &t->eal1, &t->first) == 4)
+		t->have = true;
+}
+
 /* Run the helper with argv; parse its stdout. Returns its exit status. */
 static int run_helper(const struct run_cfg *cfg, const char *const *argv, struct times *t)
 {
-	char log[128], line[1024];
+	char log[128];
 	int pfd[2], status;
-	FILE *f;
 	pid_t pid;
 
 	memset(t, 0, sizeof(*t));
@@ -110,18 +120,7 @@ static int run_helper(const struct run_cfg *cfg, const char *const *argv, struct
 		_exit(127);
 	}
 	close(pfd[1]);
-	f = fdopen(pfd[0], "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (result_parse_line(line))
-			continue;
-		if (sscanf(line, "TIMES %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &t->main,
-			   &t->eal0, &t->eal1, &t->first) == 4)
-			t->have = true;
-	}
-	if (f)
-		fclose(f);
-	else
-		close(pfd[0]);
+	results_read_fd(pfd[0], times_line, t);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return -1;
 	t->end = now_ns();
@@ -130,8 +129,8 @@ static int run_helper(const struct run_cfg *cfg, const char *const *argv, struct
 
 /* One helper process of configuration c doing what; its own mount and
  * prefix, both gone afterwards. */
-static int run_conf(const struct run_cfg *cfg, const struct dpdk_conf *c, const char *what,
-		    unsigned secondaries, struct times *t)
+static int run_conf_carve(const struct run_cfg *cfg, const struct dpdk_conf *c, const char *what,
+			  unsigned secondaries, const char *carve, struct times *t)
 {
 	static unsigned seq;
 	char dir[192], prefix[64], mem[16], iters[16], fops[16], pool[16], sec[16], large[16];
@@ -185,6 +184,10 @@ static int run_conf(const struct run_cfg *cfg, const struct dpdk_conf *c, const 
 		argv[n++] = "--prealloc";
 	if (c->in_memory)
 		argv[n++] = "--in-memory";
+	if (carve) {
+		argv[n++] = "--carve";
+		argv[n++] = carve;
+	}
 	argv[n] = NULL;
 	st = run_helper(cfg, argv, t);
 	if (!c->no_huge)
@@ -194,6 +197,12 @@ static int run_conf(const struct run_cfg *cfg, const struct dpdk_conf *c, const 
 		fprintf(stderr, "contig-bench: %s --what %s exited %d (see %s/dpdk.log)\n", c->label,
 			what, st, cfg->tmpdir);
 	return st;
+}
+
+static int run_conf(const struct run_cfg *cfg, const struct dpdk_conf *c, const char *what,
+		    unsigned secondaries, struct times *t)
+{
+	return run_conf_carve(cfg, c, what, secondaries, NULL, t);
 }
 
 static void first_figures(const struct run_cfg *cfg, const struct dpdk_conf *c, const char *how)
@@ -280,4 +289,13 @@ void dpdk_figures_run(const struct run_cfg *cfg)
 	first_figures(cfg, &legacy, how);
 	first_figures(cfg, &dflt_mem, "--in-memory, nothing preallocated");
 
+}
+
+int dpdk_carve_helper(const struct run_cfg *cfg, const char *label, bool legacy, unsigned mem_mb,
+		      const char *what, const char *spec)
+{
+	struct dpdk_conf c = { label, legacy ? "legacy" : "default", mem_mb, false, !legacy, false };
+	struct times t;
+
+	return run_conf_carve(cfg, &c, what, 0, spec, &t);
 }

@@ -3,6 +3,7 @@
  * groups.c - the figures of the report, in the order they are printed.
  */
 #include "bench.h"
+#include "carve.h"
 
 const struct bench_group bench_groups[] = {
 	{ G_FLOOR_IPC, "Floor: SOCK_SEQPACKET round trips between two processes", false },
@@ -31,7 +32,33 @@ const struct bench_group bench_groups[] = {
 	{ G_CONC8, "concurrency, 8 client processes: alloc+touch+free 2 MiB", false },
 	{ G_CONC64, "concurrency, 64 client processes: alloc+touch+free 2 MiB", false },
 	{ G_CONCOPS, "concurrency: aggregate alloc+free pairs per second", true },
+	{ G_RESTART, "restart from systemd's fd store, clients on: signal → serving again "
+		     "(÷ floor: ÷ a cold start of the same pool beside it)", false },
 	{ G_RSS, "daemon memory (VmRSS, idle, after the workloads)", false },
+	/* Page granularity (carve.c, dpdk_carve.c). */
+	{ G_CARVE_4K_WS, "page granularity: 4 KiB alloc+touch+free, one of a working set replaced, ns per pair",
+	  false },
+	{ G_CARVE_4K_B2B, "page granularity: 4 KiB alloc+touch+free back to back, ns per pair",
+	  false },
+	{ G_CARVE_64K_WS, "page granularity: 64 KiB alloc+touch+free, one of a working set replaced",
+	  false },
+	{ G_CARVE_64K_B2B, "page granularity: 64 KiB alloc+touch+free back to back", false },
+	{ G_CARVE_256K_WS, "page granularity: 256 KiB alloc+touch+free, one of a working set replaced",
+	  false },
+	{ G_CARVE_256K_B2B, "page granularity: 256 KiB alloc+touch+free back to back", false },
+	{ G_CARVE_V2P16, "page granularity: physical address of interior bytes of 16 regions of "
+			 "4 KiB–2 MiB", false },
+	{ G_CARVE_V2PMANY, "page granularity: physical address among 100,000 live 4 KiB regions, "
+			   "random bytes", false },
+	{ G_CARVE_THREADS, "page granularity: 2 threads against 1 allocating 4 KiB (throughput)",
+	  true },
+	{ G_CARVE_MIX, "page granularity: random 4 KiB–1 MiB kept 80% full: bytes live ÷ bytes "
+		       "held", true },
+	{ G_CARVE_COUNT, "page granularity: 4 KiB regions live at once from a 256 MiB pool", true },
+	{ G_CARVE_COUNT64K, "page granularity: 64 KiB regions live at once from a 256 MiB pool",
+	  true },
+	{ G_CARVE_COUNT1G, "page granularity: 4 KiB regions live at once from 2 GiB of 1 GiB pages",
+	  true },
 };
 
 const size_t bench_ngroups = sizeof(bench_groups) / sizeof(bench_groups[0]);

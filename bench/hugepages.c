@@ -3,7 +3,8 @@
  * hugepages.c - the benchmark reserves the 2 MiB hugepages it needs itself:
  * it raises vm.nr_hugepages by the shortfall (other processes on the
  * machine may hold some), never lowers it, and remembers what it did so the
- * report can say so.
+ * report can say so. 1 GiB pages, which only the page-granularity count
+ * uses, are reserved for that figure alone and given back after it.
  */
 #include "bench.h"
 
@@ -13,16 +14,17 @@
 #include <string.h>
 
 #define SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define SYSFS_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 
 long hugepages_nr_before = -1, hugepages_nr_after = -1;
 
-static long read_long(const char *file)
+static long read_in(const char *dir, const char *file)
 {
 	char path[128];
 	long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), SYSFS "%s", file);
+	snprintf(path, sizeof(path), "%s%s", dir, file);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -30,6 +32,25 @@ static long read_long(const char *file)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+static long read_long(const char *file)
+{
+	return read_in(SYSFS, file);
+}
+
+/* 0, or -errno (the write's or the close's). */
+static int write_in(const char *dir, const char *file, long v)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", dir, file);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", v);
+	return fclose(f) == 0 ? 0 : -errno;
 }
 
 static long avail(void)
@@ -44,7 +65,7 @@ static long avail(void)
 long hugepages_ensure(long n)
 {
 	long a = avail(), nr = read_long("nr_hugepages");
-	FILE *f;
+	int r;
 
 	if (a < 0 || nr < 0)
 		return -1;
@@ -52,15 +73,9 @@ long hugepages_ensure(long n)
 		hugepages_nr_before = nr;
 	if (a >= n)
 		return a;
-	f = fopen(SYSFS "nr_hugepages", "we");
-	if (f) {
-		fprintf(f, "%ld\n", nr + (n - a));
-		if (fclose(f) != 0)
-			fprintf(stderr, "contig-bench: cannot raise nr_hugepages: %s\n",
-				strerror(errno));
-	} else {
-		fprintf(stderr, "contig-bench: cannot write nr_hugepages: %s\n", strerror(errno));
-	}
+	r = write_in(SYSFS, "nr_hugepages", nr + (n - a));
+	if (r < 0)
+		fprintf(stderr, "contig-bench: cannot raise nr_hugepages: %s\n", strerror(-r));
 	hugepages_nr_after = read_long("nr_hugepages");
 	a = avail();
 	if (a < n)
@@ -69,4 +84,24 @@ long hugepages_ensure(long n)
 			"figures that need them will be missing\n",
 			n, a, hugepages_nr_after);
 	return a;
+}
+
+long hugepages_1g_reserve(long n, long *ret_nr_before, long *ret_nr_after)
+{
+	long nr = read_in(SYSFS_1G, "nr_hugepages"), fr;
+
+	*ret_nr_before = *ret_nr_after = nr;
+	if (nr < 0)
+		return -1;
+	fr = read_in(SYSFS_1G, "free_hugepages");
+	if (fr >= 0 && fr < n)
+		(void)write_in(SYSFS_1G, "nr_hugepages", nr + (n - fr));
+	*ret_nr_after = read_in(SYSFS_1G, "nr_hugepages");
+	return read_in(SYSFS_1G, "free_hugepages");
+}
+
+void hugepages_1g_restore(long nr_before, long nr_after)
+{
+	if (nr_before >= 0 && nr_after != nr_before)
+		(void)write_in(SYSFS_1G, "nr_hugepages", nr_before);
 }

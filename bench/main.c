@@ -6,14 +6,22 @@
  * configuration), then prints one Markdown table with medians, p99 and the
  * ratios to the floor and to contig, and the machine it ran on.
  *
- *   contig-bench [--smoke] [--no-dpdk] [--only floors,raw,ready,contig,frag,dpdk]
+ *   contig-bench [--smoke] [--no-dpdk]
+ *                [--only floors,raw,ready,contig,frag,dpdk,carve,restart]
  *                [--contigd PATH] [--tsv FILE]
+ *
+ * carve: the page-granularity figures, contig's and DPDK's (carve.c), with
+ * a table of issue 15's targets above the main one.
+ * restart: contigd restarted from systemd's fd store with 100 sessions,
+ * beside a cold start (restart.c), with a table of issue 20's targets; it
+ * needs twice the pool in hugepages (4 GiB).
  *
  * --smoke: a few iterations of everything and small pools (< 30 s), for the
  * test suite, which checks that every figure was produced.
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "carve.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -230,7 +238,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 'c': snprintf(cfg->contigd, sizeof(cfg->contigd), "%s", optarg); break;
 		case 't': arg_tsv = optarg; break;
 		case 'h':
-			printf("usage: %s [--smoke] [--no-dpdk] [--only floors,raw,ready,contig,frag,dpdk] "
+			printf("usage: %s [--smoke] [--no-dpdk] "
+			       "[--only floors,raw,ready,contig,frag,dpdk,carve,restart] "
 			       "[--contigd PATH] [--tsv FILE]\n",
 			       argv[0]);
 			exit(0);
@@ -311,9 +320,31 @@ int main(int argc, char **argv)
 				       "contig-bench-dpdk not built (no libdpdk)");
 	}
 
+	if (want("carve")) {
+		fprintf(stderr, "contig-bench: page granularity\n");
+		if (executable(cfg.contigd))
+			carve_run(&cfg);
+		else
+			result_missing(G_CARVE_4K_WS, "contig: contigd", ROLE_CONTIG, "ns", "no %s",
+				       cfg.contigd);
+	}
+
+	if (want("restart")) {
+		fprintf(stderr, "contig-bench: restart from the fd store\n");
+		if (executable(cfg.contigd))
+			restart_run(&cfg);
+		else
+			result_missing(G_RESTART, "SIGTERM → serving again", ROLE_CONTIG, "ms",
+				       "no %s", cfg.contigd);
+	}
+
 	printf("## contig-bench%s\n\n", cfg.smoke ? " --smoke (NOT representative)" : "");
 	print_machine(stdout, argc, argv, (double)(now_ns() - t0) / 1e9);
 	printf("\n");
+	if (want("carve"))
+		carve_print_targets(stdout, cfg.smoke);
+	if (want("restart"))
+		restart_print_targets(stdout);
 	results_print_markdown(stdout);
 	if (arg_tsv) {
 		tsv = fopen(arg_tsv, "we");

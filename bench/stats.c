@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 volatile uint64_t bench_sink;
 
@@ -136,19 +137,28 @@ void result_samples(const char *group, const char *who, enum role role, const ch
 	emit(&r);
 }
 
-void result_value(const char *group, const char *who, enum role role, const char *unit,
-		  double value, unsigned n, const char *note_fmt, ...)
+/* A row of one value: what result_value and result_raw share. */
+__attribute__((format(printf, 8, 0))) static void
+value_row(const char *group, const char *who, enum role role, const char *unit, double value, unsigned n, unsigned failed, const char *note_fmt, va_list ap)
 {
 	struct result r;
-	va_list ap;
 
 	result_init(&r, group, who, role, unit);
 	r.median = r.p99 = value;
 	r.n = n;
-	va_start(ap, note_fmt);
+	r.failed = failed;
 	note_set(&r, note_fmt, ap);
-	va_end(ap);
 	emit(&r);
+}
+
+void result_value(const char *group, const char *who, enum role role, const char *unit,
+		  double value, unsigned n, const char *note_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, note_fmt);
+	value_row(group, who, role, unit, value, n, 0, note_fmt, ap);
+	va_end(ap);
 }
 
 void result_failed(const char *group, const char *who, enum role role, const char *unit,
@@ -176,6 +186,38 @@ void result_missing(const char *group, const char *who, enum role role, const ch
 	note_set(&r, why_fmt, ap);
 	va_end(ap);
 	emit(&r);
+}
+
+void result_raw(const char *group, const char *who, enum role role, const char *unit,
+		double value, unsigned failed, const char *note_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, note_fmt);
+	value_row(group, who, role, unit, value, 1, failed, note_fmt, ap);
+	va_end(ap);
+}
+
+size_t results_take(const char *prefix, struct result **ret)
+{
+	size_t n = 0, keep = 0, len = strlen(prefix);
+	struct result *out = NULL;
+
+	for (size_t i = 0; i < ntable; i++)
+		n += !strncmp(table[i].group, prefix, len);
+	*ret = NULL;
+	if (!n || !(out = malloc(n * sizeof(*out))))
+		return 0;
+	n = 0;
+	for (size_t i = 0; i < ntable; i++) {
+		if (!strncmp(table[i].group, prefix, len))
+			out[n++] = table[i];
+		else
+			table[keep++] = table[i];
+	}
+	ntable = keep;
+	*ret = out;
+	return n;
 }
 
 /* Split s at tabs into at most max fields (s is modified). */
@@ -215,6 +257,21 @@ bool result_parse_line(const char *line)
 	snprintf(r.note, sizeof(r.note), "%s", f[8]);
 	emit(&r);
 	return true;
+}
+
+void results_read_fd(int fd, void (*other)(const char *line, void *ctx), void *ctx)
+{
+	char line[1024];
+	FILE *f = fdopen(fd, "r");
+
+	if (!f) {
+		close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (!result_parse_line(line) && other)
+			other(line, ctx);
+	fclose(f);
 }
 
 size_t results_missing(void)

@@ -26,6 +26,7 @@
 #define CMD_OPT_PROMETHEUS (1u << 1)
 
 struct cmd_opts {
+	const char *args[2]; /* words after the command (grant create SIZE) */
 	bool json;
 	bool color;        /* ANSI colours: stdout is a tty, no --no-color, no $NO_COLOR */
 	bool prometheus;
@@ -36,6 +37,7 @@ struct cmd {
 	const char *name;
 	int (*fn)(struct conn *c, const struct cmd_opts *o);
 	unsigned opts;     /* CMD_OPT_* */
+	unsigned nargs;    /* words it takes after its name */
 };
 
 int cmd_status(struct conn *c, const struct cmd_opts *o);
@@ -48,9 +50,16 @@ int cmd_map(struct conn *c, const struct cmd_opts *o);
 int cmd_regions(struct conn *c, const struct cmd_opts *o);
 int cmd_clients(struct conn *c, const struct cmd_opts *o);
 int cmd_stats(struct conn *c, const struct cmd_opts *o);
+int cmd_grant(struct conn *c, const struct cmd_opts *o);
+int cmd_grants(struct conn *c, const struct cmd_opts *o);
+
+/* The per-cgroup gauges of stats --prometheus (cgroups.c). */
+int cgroup_gauges(struct conn *c);
 
 /* PROTO_QUERY for the whole pool (status.c; stats --prometheus uses it too). */
 int pool_query(struct conn *c, struct proto_pool_info *ret);
+/* The same for the pages on one NUMA node. */
+int pool_query_node(struct conn *c, int node, struct proto_pool_info *ret);
 
 /* "2 MiB", "256 MiB", "1.5 GiB" into buf. */
 const char *fmt_bytes(uint64_t v, char *buf, size_t n);

@@ -38,7 +38,10 @@ static void usage(FILE *f)
 	      "  map        picture of the pool's physical memory\n"
 	      "  regions    live regions (root: all; others: their own uid's)\n"
 	      "  clients    connected sessions (root: all; others: their own uid's)\n"
-	      "  stats      counters since start\n\n"
+	      "  stats      counters since start\n"
+	      "  grant create SIZE | grant revoke TOKEN\n"
+	      "             root: a grant for a container (Kubernetes device plugin)\n"
+	      "  grants     root: live grants, what each holds\n\n"
 	      "Options:\n"
 	      "  --socket PATH  daemon socket ($CONTIG_SOCKET, else " DEFAULT_SOCKET ")\n"
 	      "  --json         one JSON object on stdout (keys in contigctl(8))\n"
@@ -58,6 +61,8 @@ static const struct cmd cmds[] = {
 	{ "regions", cmd_regions, 0 },
 	{ "clients", cmd_clients, 0 },
 	{ "stats", cmd_stats, CMD_OPT_PROMETHEUS },
+	{ "grant", cmd_grant, 0, 2 },
+	{ "grants", cmd_grants, 0 },
 };
 
 static int exit_for(int r)
@@ -119,6 +124,7 @@ struct args {
 	struct cmd_opts o;
 	bool no_color;
 	unsigned given;    /* CMD_OPT_* seen on the command line */
+	unsigned nargs;    /* words taken after the command */
 };
 
 static int parse_width(const char *s)
@@ -153,6 +159,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	while ((ch = getopt_long(argc, argv, "+hV", options, NULL)) != -1 || optind < argc) {
 		if (ch == -1) {
 			const char *w = argv[optind++];
+			if (a->cmd && a->nargs < a->cmd->nargs) {
+				a->o.args[a->nargs++] = w;
+				continue;
+			}
 			if (a->cmd) {
 				fprintf(stderr, "contigctl: unexpected argument '%s'\n", w);
 				return EXIT_USAGE;

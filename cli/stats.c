@@ -8,7 +8,8 @@
  * _total and are in base units (seconds, bytes); each family gets one HELP
  * and one TYPE line before its samples. Counters this contigctl does not
  * know still appear, as contig_<name>_total, so a newer daemon loses
- * nothing. Gauges come from the status query.
+ * nothing. Gauges come from the status query, and from the few rows of the
+ * table that are figures of now rather than counts (the carve totals).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +25,7 @@ struct counter_def {
 	const char *label;     /* reason="..." label value, or NULL */
 	const char *help;
 	double scale;          /* 0: integer value as is */
+	bool gauge;            /* a figure of now, not a count since start */
 };
 
 static const struct counter_def counters[] = {
@@ -72,6 +74,10 @@ static const struct counter_def counters[] = {
 	  "Regions clients kept for reuse that the daemon took back.", 0 },
 	{ "stash_bogus", "contig_stash_bogus_total", NULL,
 	  "Ids in a client's stash that named none of its regions.", 0 },
+	{ "carve_leased_bytes", "contig_carve_leased_bytes", NULL,
+	  "Bytes of pool pages sessions hold to carve small regions from.", 0, true },
+	{ "carve_in_use_bytes", "contig_carve_in_use_bytes", NULL,
+	  "Of those, bytes in live carved regions, as clients report it (capped).", 0, true },
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 
@@ -110,6 +116,7 @@ struct sample {
 	char generic_help[96];
 	uint64_t value;
 	double scale;
+	bool gauge;
 	bool done;
 };
 
@@ -127,6 +134,7 @@ static void sample_of(const struct proto_stat_item *it, struct sample *s)
 		s->label = d->label;
 		s->help = d->help;
 		s->scale = d->scale;
+		s->gauge = d->gauge;
 		return;
 	}
 	generic_metric(name, s->metric, sizeof(s->metric));
@@ -157,8 +165,8 @@ static void family(struct sample *s, size_t n, size_t first)
 	for (size_t i = first; i < n && !help; i++)
 		if (!strcmp(s[i].metric, s[first].metric))
 			help = s[i].help;
-	printf("# HELP %s %s\n# TYPE %s counter\n", s[first].metric, help ? help : "contigd counter.",
-	       s[first].metric);
+	printf("# HELP %s %s\n# TYPE %s %s\n", s[first].metric, help ? help : "contigd counter.",
+	       s[first].metric, s[first].gauge ? "gauge" : "counter");
 	for (size_t i = first; i < n; i++) {
 		if (s[i].done || strcmp(s[i].metric, s[first].metric))
 			continue;
@@ -206,6 +214,36 @@ static void pool_gauges(const struct proto_pool_info *i)
 	gauge("contig_uptime_seconds", "Seconds since contigd started.", i->uptime_ns, 1e-9);
 }
 
+/* Per-node size and free bytes, one sample per node that holds pool pages
+ * (the pool's nodes mask), labelled node="N" so a dashboard can tell a
+ * node that ran dry from a pool that did. */
+static int node_gauges(struct conn *c, const struct proto_pool_info *pool)
+{
+	struct proto_pool_info ni[32];
+	int r;
+
+	for (int node = 0; node < 32; node++) {
+		if (!(pool->nodes & (1u << node)))
+			continue;
+		r = pool_query_node(c, node, &ni[node]);
+		if (r < 0)
+			return r;
+	}
+	printf("# HELP contig_node_size_bytes Bytes of the pool on a NUMA node.\n"
+	       "# TYPE contig_node_size_bytes gauge\n");
+	for (int node = 0; node < 32; node++)
+		if (pool->nodes & (1u << node))
+			printf("contig_node_size_bytes{node=\"%d\"} %" PRIu64 "\n", node,
+			       ni[node].total_bytes);
+	printf("# HELP contig_node_free_bytes Free pool bytes on a NUMA node.\n"
+	       "# TYPE contig_node_free_bytes gauge\n");
+	for (int node = 0; node < 32; node++)
+		if (pool->nodes & (1u << node))
+			printf("contig_node_free_bytes{node=\"%d\"} %" PRIu64 "\n", node,
+			       ni[node].free_bytes);
+	return 0;
+}
+
 static int stats_prometheus(struct conn *c, const struct proto_stat_item *it, size_t n)
 {
 	struct proto_pool_info info;
@@ -225,7 +263,8 @@ static int stats_prometheus(struct conn *c, const struct proto_stat_item *it, si
 			family(s, n, i);
 	pool_gauges(&info);
 	free(s);
-	return 0;
+	r = node_gauges(c, &info);
+	return r < 0 ? r : cgroup_gauges(c);
 }
 
 static void stats_json(const struct proto_stat_item *it, size_t n)
@@ -256,7 +295,8 @@ static void stats_text(const struct proto_stat_item *it, size_t n)
 		stat_name(&it[i], name);
 		printf("%-20s %" PRIu64, text_safe(name, sizeof(name), safe, sizeof(safe)),
 		       it[i].value);
-		if (!strcmp(name, "bytes_served"))
+		if (!strcmp(name, "bytes_served") || !strcmp(name, "carve_leased_bytes") ||
+		    !strcmp(name, "carve_in_use_bytes"))
 			printf("  (%s)", fmt_bytes(it[i].value, a, sizeof(a)));
 		else if (!strcmp(name, "reclaim_ns") && reclaims)
 			printf("  (%.1f ms, %.0f us per page)", (double)it[i].value / 1e6,

@@ -12,7 +12,7 @@
 
 #include "cmds.h"
 
-static int node_query(struct conn *c, int node, struct proto_pool_info *ret)
+int pool_query_node(struct conn *c, int node, struct proto_pool_info *ret)
 {
 	struct proto_query q = { .node = node };
 	struct proto_msg m;
@@ -27,7 +27,7 @@ static int node_query(struct conn *c, int node, struct proto_pool_info *ret)
 
 int pool_query(struct conn *c, struct proto_pool_info *ret)
 {
-	return node_query(c, PROTO_NODE_ANY, ret);
+	return pool_query_node(c, PROTO_NODE_ANY, ret);
 }
 
 /* Per-node figures: one QUERY per node that holds pool pages. */
@@ -43,7 +43,7 @@ static int nodes_query(struct conn *c, uint32_t mask, struct node_figures *ret)
 	for (int node = 0; node < 32; node++) {
 		if (!(mask & (1u << node)))
 			continue;
-		int r = node_query(c, node, &ret->info[ret->n]);
+		int r = pool_query_node(c, node, &ret->info[ret->n]);
 		if (r < 0)
 			return r;
 		ret->node[ret->n++] = node;

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -100,6 +102,7 @@ void backing_page_drop(struct backing_page *pg, uint64_t page_size)
 		close(pg->fd);
 	pg->map = NULL;
 	pg->fd = -1;
+	pg->ino = 0;
 }
 
 /* The frame behind a mapped page, from /proc/self/pagemap. */
@@ -136,6 +139,7 @@ static int linux_prepare(void *ctx, uint64_t page_size, struct backing_page *ret
 {
 	struct backing_linux *b = ctx;
 	struct backing_page pg = { .fd = -1, .map = NULL };
+	struct stat st;
 	int r;
 
 	pg.fd = memfd_create("contig-page", MFD_CLOEXEC | MFD_HUGETLB | MFD_ALLOW_SEALING |
@@ -147,10 +151,12 @@ static int linux_prepare(void *ctx, uint64_t page_size, struct backing_page *ret
 	 * the zeroing of trusted mode. Punching a hole (revocation) is still
 	 * allowed: it changes no size. */
 	if (ftruncate(pg.fd, (off_t)page_size) < 0 ||
-	    fcntl(pg.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	    fcntl(pg.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+	    fstat(pg.fd, &st) < 0) {
 		r = -errno;
 		goto fail;
 	}
+	pg.ino = (uint64_t)st.st_ino;
 	/* A shared hugetlb mapping reserves its page now: a shortage is an
 	 * error here, never a SIGBUS later. */
 	pg.map = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, pg.fd, 0);
@@ -265,6 +271,52 @@ static int linux_zero(void *ctx, struct backing_page *pg, uint64_t page_size)
 	return 0;
 }
 
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6 /* linux/magic.h */
+#endif
+
+/* A restart: the file must be one prepare made (hugetlbfs, one page, the
+ * seals) and still hold its page. The page is checked present before it
+ * is mapped, so mapping it never faults a new page in: the frame read back
+ * is the one the file held, which the caller compares with its record. */
+static int linux_adopt(void *ctx, uint64_t page_size, int fd, uint64_t ino,
+		       struct backing_page *ret)
+{
+	struct backing_page pg = { .fd = fd, .map = NULL, .ino = ino };
+	struct statfs sfs;
+	struct stat st;
+	int seals, r;
+
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	seals = fcntl(fd, F_GET_SEALS);
+	r = -ESTALE;
+	if ((uint64_t)sfs.f_type != HUGETLBFS_MAGIC || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_ino != ino || (uint64_t)st.st_size != page_size ||
+	    (uint64_t)st.st_blocks * 512 < page_size || seals < 0 ||
+	    (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		goto fail;
+	pg.map = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (pg.map == MAP_FAILED) {
+		pg.map = NULL;
+		r = -errno;
+		goto fail;
+	}
+	(void)madvise(pg.map, page_size, MADV_DONTFORK);
+	if (madvise(pg.map, page_size, MADV_POPULATE_READ) < 0)
+		(void)*(volatile uint8_t *)pg.map; /* before Linux 5.14 */
+	r = linux_locate(ctx, &pg, &pg.phys, &pg.node);
+	if (r < 0)
+		goto fail;
+	*ret = pg;
+	return 0;
+fail:
+	backing_page_drop(&pg, page_size);
+	return r;
+}
+
 const struct backing_ops backing_linux_ops = {
 	.acquire = linux_acquire,
 	.prepare = linux_prepare,
@@ -275,4 +327,5 @@ const struct backing_ops backing_linux_ops = {
 	.unpin = linux_unpin,
 	.bind = linux_bind,
 	.zero = linux_zero,
+	.adopt = linux_adopt,
 };

@@ -22,6 +22,7 @@ struct backing_page {
 	void *map;       /* the daemon's own mapping of the page; NULL when empty */
 	uint64_t phys;
 	int32_t node;
+	uint64_t ino;    /* the file's inode number (names it in systemd's fd store); 0: unknown */
 };
 
 struct backing_ops {
@@ -56,6 +57,13 @@ struct backing_ops {
 	/* Optional. Zero the page in place through the daemon's mapping
 	 * (trusted mode: no revocation). Thread-safe. */
 	int (*zero)(void *ctx, struct backing_page *pg, uint64_t page_size);
+	/* Optional. Take over a page file a previous contigd made (a restart
+	 * from systemd's fd store): it must be a hugetlb file of exactly one
+	 * page of page_size, sealed as prepare seals it and holding its page;
+	 * it is mapped without touching its bytes, located, and must be the
+	 * inode ino. Consumes fd (closed on failure). Returns 0, -ESTALE (not
+	 * that file, or no page in it) or -errno. */
+	int (*adopt)(void *ctx, uint64_t page_size, int fd, uint64_t ino, struct backing_page *ret);
 };
 
 /* Zero n bytes (a multiple of 64, 16-byte aligned) with non-temporal stores:

@@ -35,6 +35,7 @@ struct key {
 	struct {
 		size_t off, len;
 	} f[2]; /* what it writes; config_reload compares them */
+	bool repeat;       /* may be given more than once: each adds one */
 };
 
 static __attribute__((format(printf, 2, 3))) int fail(char *err, const char *fmt, ...)
@@ -259,6 +260,34 @@ static int p_ids(const struct key *k, struct settings *s, const char *v, char *e
 	return 0;
 }
 
+/* "PATH SIZE": a cgroup v2 path, then the bytes its subtree may hold;
+ * one more each time. */
+static int p_cgroup_limit(const struct key *k, struct settings *s, const char *v, char *err)
+{
+	struct tenant_limits *tl = field(k, s, 0);
+	const char *sp = v + strcspn(v, " \t");
+	const char *size = sp + strspn(sp, " \t");
+	size_t plen = (size_t)(sp - v);
+	struct tenant_limit l = { 0 };
+
+	if (!*sp || !*size || size[strcspn(size, " \t")])
+		return fail(err, "expected 'PATH SIZE': '%s'", v);
+	if (plen >= sizeof(l.path))
+		return fail(err, "path longer than %zu bytes", sizeof(l.path) - 1);
+	memcpy(l.path, v, plen);
+	if (!tenant_path_valid(l.path))
+		return fail(err, "not a cgroup v2 path (as in /proc/PID/cgroup): '%s'", l.path);
+	if (parse_size(size, &l.bytes) < 0)
+		return fail(err, "not a size: '%s'", size);
+	for (uint32_t i = 0; i < tl->n; i++)
+		if (!strcmp(tl->l[i].path, l.path))
+			return fail(err, "'%s' given twice", l.path);
+	if (tl->n == TENANT_MAX_LIMITS)
+		return fail(err, "more than %d cgroup limits", TENANT_MAX_LIMITS);
+	tl->l[tl->n++] = l;
+	return 0;
+}
+
 #define F(m) { offsetof(struct settings, m), sizeof(((struct settings *)0)->m) }
 /* name, parser, live (SIGHUP may change it), min, max, fields */
 static const struct key keys[] = {
@@ -285,6 +314,7 @@ static const struct key keys[] = {
 	{ "allow-users", p_ids, true, 0, 0, { F(access.nuids), F(access.uids) } },
 	{ "allow-groups", p_ids, true, 0, 0, { F(access.ngids), F(access.gids) } },
 	{ "import-groups", p_ids, true, 0, 0, { F(access.nimport_gids), F(access.import_gids) } },
+	{ "cgroup-max-bytes", p_cgroup_limit, true, 0, 0, { F(cgroup_limits) }, true },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -328,7 +358,7 @@ static char *trim(char *p)
 static int load_line(char *line, unsigned lineno, unsigned *first, struct settings *s, char *why)
 {
 	char *p = trim(line), *eq = strchr(p, '='), *name, *value, reason[ERR_MAX];
-	struct settings ignored;
+	static struct settings ignored; /* (a repeatable key reads what it holds) */
 	const struct key *k;
 	unsigned i;
 
@@ -344,10 +374,11 @@ static int load_line(char *line, unsigned lineno, unsigned *first, struct settin
 	if (!k)
 		return fail(why, "unknown key '%s'", name);
 	i = (unsigned)(k - keys);
-	if (first[i])
+	if (first[i] && !k->repeat)
 		return fail(why, "key '%s' given twice (first on line %u)", name, first[i]);
 	first[i] = lineno;
 	/* The command line wins, but the file's value must still be valid. */
+	ignored.cgroup_limits.n = 0; /* each line checked on its own */
 	if (k->parse(k, s->cmdline_keys & (1u << i) ? &ignored : s, value, reason) < 0)
 		return fail(why, "%s: %s%s", name, reason,
 			    strchr(value, '#') ? " ('#' starts a comment only at line start)" : "");
@@ -395,6 +426,7 @@ void config_apply_live(const struct settings *s, struct server *srv)
 	pool_set_quarantine(&srv->pool, s->quarantine_ms);
 	srv->repair.idle_s = s->repair_idle_s;
 	server_apply(srv, &s->limits, &s->access);
+	server_set_cgroup_limits(srv, &s->cgroup_limits);
 }
 
 int config_reload(const char *path, struct settings *s, char *err, size_t errlen)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "list.h"
@@ -16,7 +17,10 @@
 /* Messages read per wake-up: one busy client cannot starve the others. */
 #define READS_PER_TURN 16
 
+static uint8_t rbuf[PROTO_MAX_MSG]; /* loop thread only: not on its stack */
+
 static void on_conn(struct loop_source *src, uint32_t events);
+static void update_interest(struct conn *c);
 
 int conn_open(struct conn *c, struct loop *loop, int fd, const struct conn_ops *ops,
 	      struct fdreap *fdreap, uint32_t max_out)
@@ -25,6 +29,7 @@ int conn_open(struct conn *c, struct loop *loop, int fd, const struct conn_ops *
 
 	*c = (struct conn){ .loop = loop, .ops = ops, .fdreap = fdreap, .max_out = max_out };
 	c->out_tail = &c->out_head;
+	list_init(&c->outbox_link);
 	r = loop_add(loop, &c->src, fd, EPOLLIN, on_conn);
 	if (r < 0) {
 		close(fd);
@@ -59,6 +64,19 @@ static int out_send(struct conn *c, struct outmsg *m)
 	return proto_send(c->src.fd, m->buf, m->len, &m->owned_fd, m->owned_fd >= 0);
 }
 
+/* The answered request leaves the socket (peek mode). */
+static void consume(struct conn *c)
+{
+	int fds[PROTO_RECV_MAX_FDS];
+	size_t nfds = 0;
+
+	(void)proto_recv_untrusted(c->src.fd, rbuf, sizeof(rbuf), fds, &nfds);
+	if (nfds)
+		fdreap_push(c->fdreap, fds, nfds);
+	c->pending = false;
+	c->reply_sent = 0;
+}
+
 static int flush(struct conn *c)
 {
 	while (c->out_head) {
@@ -72,8 +90,11 @@ static int flush(struct conn *c)
 		if (!c->out_head)
 			c->out_tail = &c->out_head;
 		c->nout--;
+		c->reply_sent++;
 		out_free(m);
 	}
+	if (c->peek && c->pending && !c->held)
+		consume(c);
 	return 0;
 }
 
@@ -84,6 +105,7 @@ void conn_close(struct conn *c, bool flush_first)
 	if (flush_first)
 		(void)flush(c); /* non-blocking socket: what fits, now */
 	c->dead = true;
+	list_del(&c->outbox_link);
 	if (c->src.fd >= 0) {
 		loop_del(c->loop, &c->src);
 		close(c->src.fd);
@@ -201,6 +223,12 @@ void conn_kick(struct conn *c)
 
 	if (c->dead || c->ending)
 		return;
+	if (c->outbox && c->out_head) {
+		/* Sent at the end of the turn, after the state is stored. */
+		if (list_empty(&c->outbox_link))
+			list_add_tail(&c->outbox->conns, &c->outbox_link);
+		return;
+	}
 	if (c->out_head && (r = flush(c)) < 0) {
 		end(c, CONN_HUNG_UP, -r);
 		return;
@@ -219,16 +247,51 @@ static void old_version(struct conn *c, const uint8_t *buf)
 	end(c, CONN_OLD_VERSION, EPROTONOSUPPORT);
 }
 
+/* recvmsg with MSG_PEEK: the datagram stays for conn_consume. Any fds
+ * it carries are installed (each peek again) and are the caller's. */
+static ssize_t recv_peek(int fd, void *buf, size_t cap, int fds[PROTO_RECV_MAX_FDS],
+			 size_t *ret_nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * PROTO_RECV_MAX_FDS)];
+	} cb;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+			     .msg_controllen = sizeof(cb.b) };
+	ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	*ret_nfds = 0;
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (*ret_nfds + k > PROTO_RECV_MAX_FDS)
+			k = PROTO_RECV_MAX_FDS - *ret_nfds;
+		memcpy(fds + *ret_nfds, CMSG_DATA(cm), k * sizeof(int));
+		*ret_nfds += k;
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EMSGSIZE;
+	if (n == 0 && *ret_nfds)
+		return -EBADMSG;
+	return n;
+}
+
 static void read_some(struct conn *c)
 {
-	static uint8_t buf[PROTO_MAX_MSG]; /* loop thread only: not on its stack */
+	uint8_t *buf = rbuf;
 	int fds[PROTO_RECV_MAX_FDS];
 
-	for (int i = 0; i < READS_PER_TURN && !c->dead && !c->ending && !c->out_head && !c->held;
+	for (int i = 0; i < READS_PER_TURN && !c->dead && !c->ending && !c->out_head && !c->held &&
+			!c->pending;
 	     i++) {
 		struct proto_msg m;
 		size_t nfds;
-		ssize_t n = proto_recv_untrusted(c->src.fd, buf, sizeof(buf), fds, &nfds);
+		ssize_t n = c->peek ? recv_peek(c->src.fd, buf, PROTO_MAX_MSG, fds, &nfds)
+				    : proto_recv_untrusted(c->src.fd, buf, PROTO_MAX_MSG, fds, &nfds);
 
 		if (nfds) {
 			fdreap_push(c->fdreap, fds, nfds);
@@ -250,7 +313,12 @@ static void read_some(struct conn *c)
 			end(c, CONN_MALFORMED, -r);
 			return;
 		}
+		c->pending = c->peek;
+		c->reply_sent = 0;
 		c->ops->message(c, &m);
+		/* Answered with nothing to send (never, today): it goes now. */
+		if (c->pending && !c->out_head && !c->held && !c->dead && !c->ending)
+			consume(c);
 	}
 }
 
@@ -261,7 +329,7 @@ static void on_conn(struct loop_source *src, uint32_t events)
 
 	if (c->dead || c->ending)
 		return;
-	if ((events & EPOLLOUT) && (r = flush(c)) < 0) {
+	if ((events & EPOLLOUT) && !c->outbox && (r = flush(c)) < 0) {
 		end(c, CONN_HUNG_UP, -r);
 		return;
 	}
@@ -272,4 +340,68 @@ static void on_conn(struct loop_source *src, uint32_t events)
 		return;
 	}
 	conn_kick(c);
+}
+
+void conn_defer(struct conn *c, struct conn_outbox *outbox, bool peek)
+{
+	c->outbox = outbox;
+	c->peek = peek;
+}
+
+void conn_outbox_init(struct conn_outbox *o)
+{
+	list_init(&o->conns);
+}
+
+void conn_outbox_flush(struct conn_outbox *o)
+{
+	while (!list_empty(&o->conns)) {
+		struct conn *c = container_of(o->conns.next, struct conn, outbox_link);
+		int r;
+
+		list_del(&c->outbox_link);
+		if (c->dead || c->ending)
+			continue;
+		r = flush(c);
+		if (r < 0)
+			end(c, CONN_HUNG_UP, -r);
+		else
+			update_interest(c);
+	}
+}
+
+int conn_peek_head(struct conn *c, struct proto_hdr *ret)
+{
+	int fds[PROTO_RECV_MAX_FDS];
+	size_t nfds = 0;
+	ssize_t n;
+
+	if (c->dead)
+		return -EPIPE;
+	n = recv_peek(c->src.fd, rbuf, sizeof(rbuf), fds, &nfds);
+	if (nfds)
+		fdreap_push(c->fdreap, fds, nfds);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < sizeof(*ret) || nfds)
+		return -EBADMSG;
+	memcpy(ret, rbuf, sizeof(*ret));
+	return 0;
+}
+
+void conn_resume_reply(struct conn *c, uint32_t skip)
+{
+	c->pending = true;
+	c->reply_sent = 0;
+	while (skip-- && c->out_head) {
+		struct outmsg *m = c->out_head;
+		c->out_head = m->next;
+		if (!c->out_head)
+			c->out_tail = &c->out_head;
+		c->nout--;
+		c->reply_sent++;
+		out_free(m);
+	}
+	if (!c->out_head && !c->held)
+		consume(c);
 }

@@ -17,6 +17,13 @@
  * id and its slice of pages, and asks the owner for the fds at the
  * sendmsg; any other fd in the queue is the queue's own.
  *
+ * Under systemd's fd store (fdstore.h) a connection is also a record of
+ * what was asked: a request is read with MSG_PEEK and taken out of the
+ * socket only once its whole reply has left, and replies leave only at
+ * the end of the loop turn, through the outbox, after the state they speak
+ * of is stored (state.h). A contigd killed at any point leaves every
+ * request it did not answer in its socket, for the next one.
+ *
  * Clients never send fds. The listening socket refuses them where the
  * kernel can (SO_PASSRIGHTS); any that arrive anyway end the connection and
  * are closed off the loop thread (fdreap.h), since closing a file a client
@@ -30,6 +37,7 @@
 #include <stdint.h>
 
 #include "fdreap.h"
+#include "list.h"
 #include "loop.h"
 #include "proto.h"
 
@@ -73,6 +81,11 @@ struct outmsg {
 	uint8_t buf[];
 };
 
+/* Connections with replies to send at the end of the turn. */
+struct conn_outbox {
+	struct list_node conns;
+};
+
 struct conn {
 	struct loop_source src;
 	struct loop *loop;
@@ -83,6 +96,12 @@ struct conn {
 	bool dead;                      /* closed: no I/O, waits to be freed by its owner */
 	bool held;                      /* not read while set (a request waits) */
 	bool ending;                    /* ops->ended was called */
+	/* The fd store's mode (conn_defer): */
+	struct conn_outbox *outbox;     /* NULL: replies leave at once */
+	struct list_node outbox_link;
+	bool peek;                      /* requests leave the socket once answered */
+	bool pending;                   /* a request read and acted on is still in the socket */
+	uint32_t reply_sent;            /* datagrams of its reply that left */
 };
 
 /* Take fd (consumed, also on failure) and watch it on loop. 0 or -errno. */
@@ -101,6 +120,20 @@ int conn_queue_region(struct conn *c, uint32_t request, const struct proto_regio
  * or with the queue, or here on failure). */
 int conn_queue_fd(struct conn *c, uint16_t type, uint32_t request, const void *body, size_t len,
 		  int fd);
+
+/* Replies leave through outbox (at conn_outbox_flush); with peek, a
+ * request leaves the socket only once its reply did. */
+void conn_defer(struct conn *c, struct conn_outbox *outbox, bool peek);
+void conn_outbox_init(struct conn_outbox *o);
+/* Send what every connection queued this turn. */
+void conn_outbox_flush(struct conn_outbox *o);
+/* The header of the request at the head of the socket, not taken out:
+ * 0, -EAGAIN (none) or -errno. */
+int conn_peek_head(struct conn *c, struct proto_hdr *ret);
+/* A restart found the request at the head answered already: its reply is
+ * queued again (skipping the first skip datagrams, which had left), and
+ * the request leaves the socket after it. */
+void conn_resume_reply(struct conn *c, uint32_t skip);
 
 /* Stop or resume reading (a request that waits for reclaim). */
 void conn_hold(struct conn *c, bool held);

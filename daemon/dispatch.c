@@ -8,6 +8,7 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -49,6 +50,7 @@ static enum outcome send_region(struct session *s, uint32_t request, const struc
 		if (conn_queue_region(&s->conn, request, &body) < 0)
 			return OUTCOME_UNDELIVERABLE;
 	}
+	session_replied(s, PROTO_REGION, 0, 0, rg->id);
 	return OUTCOME_REPLIED;
 }
 
@@ -81,6 +83,7 @@ static enum outcome on_hello(struct session *s, const struct proto_msg *m)
 		return OUTCOME_CLOSE_VERSION;
 	/* Session limits applied at accept (server.c: admit). */
 	s->hello = true;
+	session_replied(s, PROTO_HELLO_REPLY, 0, 0, 0);
 	return replied(conn_queue(&s->conn, PROTO_HELLO_REPLY, m->hdr.request, &rep, sizeof(rep)));
 }
 
@@ -96,7 +99,7 @@ static int alloc_try(struct session *s, const struct proto_msg *m, const struct 
 	 * page's memory type (no set_memory_uc), so only CACHED is honoured. */
 	if (a->cache != PROTO_CACHED)
 		return -ENOTSUP;
-	if (!s->may_alloc)
+	if (!s->may_alloc || (s->grant && s->grant->revoked))
 		return -EACCES;
 	uint64_t pages = (a->nbytes - 1) / srv->pool.page_size + 1; /* nbytes > 0: no wrap */
 	if (pages > srv->pool.npages)
@@ -104,7 +107,8 @@ static int alloc_try(struct session *s, const struct proto_msg *m, const struct 
 	if (session_over_quota(s, pages * srv->pool.page_size))
 		return -EDQUOT;
 	memcpy(owner->comm, s->comm, sizeof(owner->comm));
-	return pool_alloc(&srv->pool, rq, owner, s, ret_lease);
+	return pool_alloc(&srv->pool, rq, owner, (a->flags & PROTO_ALLOC_CARVE) != 0, s,
+			  ret_lease);
 }
 
 static enum outcome on_alloc(struct session *s, const struct proto_msg *m)
@@ -165,6 +169,11 @@ static enum outcome on_stash(struct session *s, const struct proto_msg *m)
 	fd = stash_open(&s->stash);
 	if (fd < 0)
 		return fd == -EEXIST ? OUTCOME_INVALID : outcome_of_errno(fd);
+	/* systemd's fd store keeps the table across a restart (restart.c
+	 * stores this copy, then closes it). */
+	if (s->srv->store && s->stash_fd < 0)
+		s->stash_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	session_replied(s, PROTO_STASH_TABLE, 0, 0, 0);
 	return replied(conn_queue_fd(&s->conn, PROTO_STASH_TABLE, m->hdr.request, &rep,
 				     sizeof(rep), fd));
 }
@@ -261,6 +270,7 @@ static enum outcome on_export(struct session *s, const struct proto_msg *m)
 		s->srv->stats.exports++;
 	}
 	handle_pack(rg, &h);
+	session_replied(s, PROTO_HANDLE, 0, 0, rg->id);
 	return replied(conn_queue(&s->conn, PROTO_HANDLE, m->hdr.request, &h, sizeof(h)));
 }
 
@@ -317,6 +327,56 @@ static enum outcome on_revoke(struct session *s, const struct proto_msg *m)
 	return OUTCOME_DONE;
 }
 
+/* Grants: any session may use one; only root makes or ends them (the
+ * device plugin runs as root beside the kubelet). Tokens never reach a log. */
+static enum outcome on_grant(struct session *s, const struct proto_msg *m)
+{
+	const struct proto_grant *g = &m->body.grant;
+	struct grants *gs = &s->srv->grants;
+	struct grant *gr;
+	int r;
+
+	switch (g->op) {
+	case PROTO_GRANT_USE:
+		r = session_use_grant(s, g->token);
+		return r == -EBUSY ? OUTCOME_INVALID : outcome_of_errno(r);
+	case PROTO_GRANT_CREATE: {
+		if (s->cred.uid != 0)
+			return OUTCOME_DENIED;
+		r = grant_create(gs, g->bytes, &gr);
+		s->srv->version++;
+		if (r == -ENOSPC)
+			return OUTCOME_OVER_QUOTA;
+		if (r < 0)
+			return OUTCOME_TRY_AGAIN;
+		struct proto_grant_reply rep = { .id = gr->id, .bytes = gr->bytes };
+		memcpy(rep.token, gr->token, sizeof(rep.token));
+		log_info("grant %llu: %llu bytes, for session %llu (pid %d)",
+			 (unsigned long long)gr->id, (unsigned long long)gr->bytes,
+			 (unsigned long long)s->id, (int)s->cred.pid);
+		enum outcome o = replied(conn_queue(&s->conn, PROTO_GRANT_REPLY, m->hdr.request,
+						    &rep, sizeof(rep)));
+		if (o != OUTCOME_REPLIED)
+			grant_revoke(gs, gr); /* nobody has its token */
+		return o;
+	}
+	case PROTO_GRANT_REVOKE:
+		if (s->cred.uid != 0)
+			return OUTCOME_DENIED;
+		gr = grant_find(gs, g->token);
+		if (!gr)
+			return OUTCOME_NOT_FOUND;
+		log_info("grant %llu revoked (%u session%s, %llu bytes held)",
+			 (unsigned long long)gr->id, gr->sessions, gr->sessions == 1 ? "" : "s",
+			 (unsigned long long)gr->held);
+		grant_revoke(gs, gr);
+		s->srv->version++;
+		return OUTCOME_DONE;
+	default:
+		return OUTCOME_VIOLATION; /* (proto_decode lets no other op through) */
+	}
+}
+
 static const handler_fn handlers[PROTO_TYPE_MAX] = {
 	[PROTO_ALLOC] = on_alloc,
 	[PROTO_FREE] = on_free,
@@ -326,6 +386,7 @@ static const handler_fn handlers[PROTO_TYPE_MAX] = {
 	[PROTO_REVOKE] = on_revoke,
 	[PROTO_LIST] = inspect_list,
 	[PROTO_STASH] = on_stash,
+	[PROTO_GRANT] = on_grant,
 };
 
 enum outcome dispatch(struct session *s, const struct proto_msg *m)
@@ -340,7 +401,54 @@ enum outcome dispatch(struct session *s, const struct proto_msg *m)
 	return handlers[type](s, m);
 }
 
+/* A restart found request r->request unread in the socket, acted on and
+ * answered (or about to be) by the previous contigd: the same reply. */
+static int resend(struct session *s, const struct state_reply *r)
+{
+	struct region *rg = r->region_id ? pool_region_find(&s->srv->pool, r->region_id) : NULL;
+
+	switch (r->type) {
+	case PROTO_STATUS: {
+		struct proto_status st = { .error = r->error, .value = r->value };
+		return conn_queue(&s->conn, PROTO_STATUS, r->request, &st, sizeof(st));
+	}
+	case PROTO_REGION:
+		if (!rg || !pool_lease_of(rg, s))
+			return -ESTALE;
+		return send_region(s, r->request, rg) == OUTCOME_REPLIED ? 0 : -ENOBUFS;
+	case PROTO_HANDLE: {
+		struct proto_handle h;
+		if (!rg || !rg->exported)
+			return -ESTALE;
+		handle_pack(rg, &h);
+		return conn_queue(&s->conn, PROTO_HANDLE, r->request, &h, sizeof(h));
+	}
+	case PROTO_HELLO_REPLY: {
+		struct proto_hello_reply rep = {
+			.version = PROTO_VERSION,
+			.max_fds = PROTO_MAX_FDS,
+			.page_size = s->srv->pool.page_size,
+			.session_id = s->id,
+			.pool_bytes = (uint64_t)s->srv->pool.npages * s->srv->pool.page_size,
+		};
+		return conn_queue(&s->conn, PROTO_HELLO_REPLY, r->request, &rep, sizeof(rep));
+	}
+	case PROTO_STASH_TABLE: {
+		struct proto_stash_table rep = { .slots = PROTO_STASH_SLOTS,
+						 .bytes = PROTO_STASH_BYTES };
+		int fd = s->stash_fd >= 0 ? fcntl(s->stash_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (fd < 0)
+			return -EBADF;
+		return conn_queue_fd(&s->conn, PROTO_STASH_TABLE, r->request, &rep, sizeof(rep),
+				     fd);
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
 const struct server_handlers dispatch_handlers = {
 	.request = dispatch,
 	.region_fds = region_fds,
+	.resend = resend,
 };

@@ -202,6 +202,8 @@ static void restore_entry(const struct ledger_entry *e, const char *whose)
 			 e->page_size >> 10, where);
 		return;
 	}
+	if (now == e->found)
+		return; /* back already (a hand-over, hugetlb_hand_over) */
 	if (now != e->set) {
 		log_notice("nr_hugepages for %" PRIu64 " kB pages%s is %" PRIu64 ", not the %" PRIu64
 			   " %s set: another writer changed it; left as it is (it was %" PRIu64
@@ -218,6 +220,20 @@ static void restore_entry(const struct ledger_entry *e, const char *whose)
 			 " (the value before %s raised it), got %" PRId64
 			 " (pages still in use stay until freed)", e->page_size >> 10, where, e->found,
 			 whose, got);
+}
+
+void hugetlb_hand_over(void)
+{
+	/* Pages still in use (systemd's fd store holds them) become surplus
+	 * pages, which the kernel frees once their last holder lets go
+	 * (Documentation/admin-guide/mm/hugetlbpage.rst): a stop for good
+	 * leaves the host as it was, and the record tells a successor what
+	 * to raise again. */
+	for (unsigned i = 0; i < nledger; i++)
+		restore_entry(&ledger[i], "this contigd");
+	record_save();
+	nledger = 0;
+	record_path[0] = 0; /* the successor's now */
 }
 
 void hugetlb_restore_all(void)
@@ -286,6 +302,62 @@ int hugetlb_ledger_open(const char *dir)
 		log_notice("%s: no entry in it; removed", record_path);
 	if (unlink(record_path) < 0)
 		log_warn("%s: %s", record_path, strerror(errno));
+	return n;
+}
+
+int hugetlb_ledger_adopt(const char *dir)
+{
+	char line[256];
+	FILE *f;
+	int n = 0;
+
+	if (snprintf(record_path, sizeof(record_path), "%s/" HUGETLB_RECORD_NAME, dir) >=
+	    (int)sizeof(record_path)) {
+		record_path[0] = 0;
+		return -ENAMETOOLONG;
+	}
+	snprintf(line, sizeof(line), "%s.new", record_path);
+	unlink(line);
+	f = fopen(record_path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct ledger_entry e;
+		int pid;
+
+		if (sscanf(line, "pid=%d page_size=%" SCNu64 " node=%d found=%" SCNu64 " set=%" SCNu64,
+			   &pid, &e.page_size, &e.node, &e.found, &e.set) != 5)
+			continue;
+		if (live_contigd(pid)) {
+			fclose(f);
+			log_err("%s: contigd pid %d is alive and holds it", record_path, pid);
+			record_path[0] = 0;
+			return -EBUSY;
+		}
+		if (nledger < LEDGER_MAX && !ledger_find(e.page_size, e.node)) {
+			uint64_t now;
+			/* Handed over (put back at the predecessor's exit): the
+			 * resumed pool needs the raise again. */
+			if (read_u64(e.page_size, e.node, "nr_hugepages", &now) == 0 &&
+			    now == e.found && e.set > e.found) {
+				int64_t got = set_nr_raw(e.page_size, e.node, e.set);
+				log_info("nr_hugepages for %" PRIu64 " kB pages raised again from %"
+					 PRIu64 " to %" PRId64 " for the resumed pool",
+					 e.page_size >> 10, now, got);
+				if (got > (int64_t)e.found)
+					e.set = (uint64_t)got;
+				else
+					continue;
+			}
+			ledger[nledger++] = e;
+			n++;
+		}
+	}
+	fclose(f);
+	record_save();
+	if (n)
+		log_info("%s: %d nr_hugepages raise(s) of the previous contigd kept (the pool is "
+			 "resumed), in this one's record now", record_path, n);
 	return n;
 }
 

@@ -41,7 +41,16 @@ int64_t hugetlb_set_nr(uint64_t page_size, uint64_t nr);
  */
 #define HUGETLB_RECORD_NAME "hugepages.record"
 int hugetlb_ledger_open(const char *dir);
+/* A restart that resumes the pool (restart.h): the raises a previous
+ * contigd recorded stay in effect and become this one's (the record now
+ * names this process); nothing is put back. Returns the entries taken, or
+ * -EBUSY / -errno as hugetlb_ledger_open. */
+int hugetlb_ledger_adopt(const char *dir);
 void hugetlb_restore_all(void);
+/* At a stop that hands the pool over to the next contigd (systemd's fd
+ * store holds it): the same, but the record stays for the successor,
+ * whose hugetlb_ledger_adopt raises again what was put back. */
+void hugetlb_hand_over(void);
 /*
  * Make sure at least want pages are free and unreserved (on node, or
  * anywhere for -1), raising

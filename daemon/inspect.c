@@ -158,9 +158,23 @@ static void list_regions(struct session *s, uint64_t cursor, struct page_out *o)
 		it->pid = rg->owner.pid;
 		it->uid = rg->owner.uid;
 		it->holders = rg->nleases;
+		it->flags = rg->carve ? PROTO_REGION_ITEM_CARVE : 0;
 		memcpy(it->comm, rg->owner.comm, sizeof(it->comm));
 	}
 	o->rep->next = k < p->npages ? k : 0;
+}
+
+/* A path into a table's field: cut with "..." when it does not fit. */
+static void cgroup_copy(char dst[PROTO_CGROUP_MAX], const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n < PROTO_CGROUP_MAX) {
+		memcpy(dst, path, n + 1);
+		return;
+	}
+	memcpy(dst, path, PROTO_CGROUP_MAX - 4);
+	memcpy(dst + PROTO_CGROUP_MAX - 4, "...", 4);
 }
 
 static void list_sessions(struct session *s, uint64_t cursor, struct page_out *o)
@@ -191,31 +205,87 @@ static void list_sessions(struct session *s, uint64_t cursor, struct page_out *o
 		it->gid = o2->cred.gid;
 		it->regions = o2->nregions;
 		memcpy(it->comm, o2->comm, sizeof(it->comm));
+		it->carve_leased_bytes = o2->carve_bytes;
+		it->carve_in_use_bytes = session_carve_in_use(o2);
+		cgroup_copy(it->cgroup, o2->tenant ? o2->tenant->path : "/");
 		last = o2->id;
 	}
 	o->rep->next = more ? last : 0;
 }
 
-/* Counters are rows like any other: the cursor is the index of the next
- * one, so a table that outgrows a datagram still arrives whole. */
-struct stat_walk {
+/* Tables whose rows come from a walk (counters, cgroups): the cursor is the
+ * index of the next row, so a table that outgrows a datagram still arrives
+ * whole. */
+struct index_walk {
 	struct page_out *o;
 	uint64_t cursor;
-	uint64_t k;        /* index of the counter being put */
+	uint64_t k;        /* index of the row being put */
 };
 
-static void stat_put(struct stat_walk *w, const char *name, uint64_t v)
+/* The slot for the walk's next row, or NULL if it is before the cursor or
+ * past this page (then the reply says where the next page starts). */
+static void *walk_next(struct index_walk *w)
 {
-	struct proto_stat_item *it;
+	void *it;
 
 	if (w->k++ < w->cursor)
-		return;
+		return NULL;
 	it = out_next(w->o);
-	if (!it) {
-		if (!w->o->rep->next)
-			w->o->rep->next = w->k - 1;
+	if (!it && !w->o->rep->next)
+		w->o->rep->next = w->k - 1;
+	return it;
+}
+
+static void cgroup_put(void *arg, const struct tenant *n)
+{
+	struct proto_cgroup_item *it = walk_next(arg);
+
+	if (!it)
 		return;
+	cgroup_copy(it->path, n->path);
+	it->bytes = n->subtree_bytes;
+	it->limit = n->limit;
+	it->sessions = n->sessions;
+}
+
+/* Others' cgroups are others' business: root only. The cursor is an index
+ * into the walk, so a tree that changes between pages may repeat or skip
+ * a node; the figures are of one moment per page anyway. */
+static void list_cgroups(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	struct index_walk w = { .o = o, .cursor = cursor };
+
+	if (privileged(s))
+		tenants_for_each_labelled(&s->srv->tenants, cgroup_put, &w);
+}
+
+/* Root only; the order of creation; never a token. */
+static void list_grants(struct session *s, uint64_t cursor, struct page_out *o)
+{
+	struct index_walk w = { .o = o, .cursor = cursor };
+	const struct list_node *n;
+
+	if (!privileged(s))
+		return;
+	for (n = s->srv->grants.all.next; n != &s->srv->grants.all; n = n->next) {
+		const struct grant *gr = container_of(n, struct grant, link);
+		struct proto_grant_item *it = walk_next(&w);
+		if (!it)
+			continue;
+		it->id = gr->id;
+		it->bytes = gr->bytes;
+		it->held_bytes = gr->held;
+		it->sessions = gr->sessions;
+		it->flags = gr->revoked ? PROTO_GRANT_ITEM_REVOKED : 0;
 	}
+}
+
+static void stat_put(struct index_walk *w, const char *name, uint64_t v)
+{
+	struct proto_stat_item *it = walk_next(w);
+
+	if (!it)
+		return;
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	it->value = v;
 }
@@ -224,7 +294,8 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 {
 	const struct pool_stats *st = &s->srv->pool.stats;
 	const struct server_stats *sv = &s->srv->stats;
-	struct stat_walk w = { .o = o, .cursor = cursor };
+	struct index_walk w = { .o = o, .cursor = cursor };
+	uint64_t carve_leased, carve_in_use;
 
 	/* In the order contigctl has always shown them, wherever each is
 	 * counted: the pool's, and the server's (SV). */
@@ -259,6 +330,11 @@ static void list_stats(struct session *s, uint64_t cursor, struct page_out *o)
 	STAT(repair_swapped);
 	SV(stash_taken);
 	SV(stash_bogus);
+	/* Not counters but figures of now, over every session (one figure
+	 * each, not a row per session: the sessions table has those). */
+	server_carve_totals(s->srv, &carve_leased, &carve_in_use);
+	stat_put(&w, "carve_leased_bytes", carve_leased);
+	stat_put(&w, "carve_in_use_bytes", carve_in_use);
 #undef STAT
 #undef SV
 }
@@ -271,6 +347,8 @@ enum outcome inspect_list(struct session *s, const struct proto_msg *m)
 		[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
 		[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
 		[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item),
+		[PROTO_TABLE_CGROUPS] = sizeof(struct proto_cgroup_item),
+		[PROTO_TABLE_GRANTS] = sizeof(struct proto_grant_item),
 	};
 	uint32_t table = m->body.list.table;
 	uint64_t cursor = m->body.list.cursor;
@@ -280,7 +358,8 @@ enum outcome inspect_list(struct session *s, const struct proto_msg *m)
 	 * sees its frees. Not the others': looking must cost them nothing.
 	 * Only before a first page, so that paging through a table sees one
 	 * state; counters do not need it. */
-	if (cursor == 0 && table != PROTO_TABLE_STATS)
+	if (cursor == 0 && table != PROTO_TABLE_STATS && table != PROTO_TABLE_CGROUPS &&
+	    table != PROTO_TABLE_GRANTS)
 		session_take_stash(s);
 	out_init(&o, table, item_size[table]);
 	switch (table) {
@@ -289,6 +368,8 @@ enum outcome inspect_list(struct session *s, const struct proto_msg *m)
 	case PROTO_TABLE_REGIONS: list_regions(s, cursor, &o); break;
 	case PROTO_TABLE_SESSIONS: list_sessions(s, cursor, &o); break;
 	case PROTO_TABLE_STATS: list_stats(s, cursor, &o); break;
+	case PROTO_TABLE_CGROUPS: list_cgroups(s, cursor, &o); break;
+	case PROTO_TABLE_GRANTS: list_grants(s, cursor, &o); break;
 	default: return OUTCOME_VIOLATION;
 	}
 	return out_send(s, m, &o);

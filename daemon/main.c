@@ -29,11 +29,13 @@
 #include "hugetlb.h"
 #include "log.h"
 #include "reserve.h"
+#include "restart.h"
 #include "server.h"
 #include "settings.h"
 #include "start_watch.h"
 
 static struct server srv;
+static struct restart rs;
 static struct settings arg;
 static const char *arg_config;
 static bool socket_ours;
@@ -42,8 +44,10 @@ static struct loop_source signal_src, timer_src, quarantine_src, reclaim_src;
 static uint64_t quarantine_armed; /* deadline the quarantine timer is set to */
 static uint64_t ticks;
 static bool listen_paused;
+static bool kept;                    /* systemd's fd store holds the daemon (restart.h) */
 /* CONTIG_DEBUG_CHECK=1 (the test suite sets it): check every invariant of
- * the pool after every loop turn, and abort at the first broken one. */
+ * the pool and the sessions after every loop turn, and abort at the first
+ * broken one. */
 static bool arg_debug_check;
 
 static void usage(FILE *f)
@@ -193,16 +197,15 @@ static void refuse_fds(int fd)
 static int listen_socket(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = sd_listen_fds(1), fd, r;
+	int fd, r;
 
-	if (n > 1) {
-		log_err("systemd passed %d sockets; expected one", n);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
+	/* Socket activation, or ours from systemd's fd store (restart.c). */
+	if (rs.listen_fd >= 0) {
+		fd = rs.listen_fd;
+		rs.listen_fd = -1;
 		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 			log_err("the socket systemd passed is not a listening SOCK_SEQPACKET unix socket");
+			close(fd);
 			return -EINVAL;
 		}
 		/* Activated sockets come blocking and without CLOEXEC. */
@@ -427,6 +430,10 @@ static void on_quarantine_timer(struct loop_source *src, uint32_t events)
 static void on_turn_end(struct loop *l)
 {
 	(void)l;
+	/* The order restart.h explains: files and state, replies, removals. */
+	restart_persist(&rs, &srv);
+	conn_outbox_flush(&srv.outbox);
+	restart_after_replies(&rs);
 	server_reap(&srv);
 	/* A session that died this turn may have put pages in quarantine. */
 	if (pool_quarantine_waiting(&srv.pool) && !quarantine_armed)
@@ -434,7 +441,8 @@ static void on_turn_end(struct loop *l)
 	pool_reclaim_kick(&srv.pool);
 	if (arg_debug_check) {
 		char why[256];
-		if (pool_check(&srv.pool, why, sizeof(why)) < 0) {
+		if (pool_check(&srv.pool, why, sizeof(why)) < 0 ||
+		    server_check(&srv, why, sizeof(why)) < 0) {
 			log_err("CONTIG_DEBUG_CHECK: %s", why);
 			abort();
 		}
@@ -518,8 +526,9 @@ static bool startup_tick(void *ctx, const char *phase, uint64_t done, uint64_t t
 static const struct start_watch startup_watch = { .tick = startup_tick };
 
 /* The record of nr_hugepages raises (hugetlb.h) lives beside the socket:
- * /run/contigd under systemd (RuntimeDirectory=). */
-static int startup_ledger(void)
+ * /run/contigd under systemd (RuntimeDirectory=). A resumed pool keeps the
+ * raises that got it (adopt). */
+static int startup_ledger(bool adopt)
 {
 	char dir[sizeof(arg.socket)];
 	char *slash;
@@ -535,7 +544,7 @@ static int startup_ledger(void)
 		*slash = 0;
 	r = mkdir_parent(arg.socket);
 	if (r == 0)
-		r = hugetlb_ledger_open(dir);
+		r = adopt ? hugetlb_ledger_adopt(dir) : hugetlb_ledger_open(dir);
 	if (r >= 0)
 		snprintf(startup.file, sizeof(startup.file), "%s/contigd.starting", dir);
 	if (r == -EBUSY)
@@ -602,21 +611,34 @@ int main(int argc, char **argv)
 	server_init(&srv, &dispatch_handlers);
 	srv.limits = arg.limits;
 	srv.access = arg.access;
+	server_set_cgroup_limits(&srv, &arg.cgroup_limits);
 	if (loop_init(&srv.loop) < 0)
 		return 1;
 	srv.loop.turn_end = on_turn_end;
 
 	startup.t0_ns = now_ns();
-	if (startup_ledger() < 0)
-		goto out;
-	(void)startup_tick(NULL, "checking the hugepage pool", 0, 0);
-	r = reserve_pool(&srv.pool, &bl, &arg, arg_no_pin, &startup_watch);
-	if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED)) {
-		status = 0; /* a stop asked for is a clean exit, even now */
-		goto out;
+	/* systemd's fd store: resume the pool and the sessions from it, or
+	 * start cold (restart.h). */
+	if (restart_load(&rs)) {
+		if (startup_ledger(true) < 0)
+			goto out;
+		if (restart_resume(&rs, &srv, &arg, &bl, arg_no_pin) < 0)
+			restart_cold(&rs);
+	} else {
+		restart_cold(&rs);
+		if (startup_ledger(false) < 0)
+			goto out;
 	}
-	if (r < 0)
-		goto out;
+	if (!rs.restored) {
+		(void)startup_tick(NULL, "checking the hugepage pool", 0, 0);
+		r = reserve_pool(&srv.pool, &bl, &arg, arg_no_pin, &startup_watch);
+		if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED)) {
+			status = 0; /* a stop asked for is a clean exit, even now */
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
 	repair_init(&srv.repair, srv.pool.oversample, arg.repair_idle_s);
 	r = listen_socket();
 	if (r < 0)
@@ -628,6 +650,10 @@ int main(int argc, char **argv)
 		log_err("fd reaper thread: %s", strerror(-r));
 		goto out;
 	}
+	if ((r = restart_open_store(&rs, &srv)) < 0) {
+		log_err("systemd's fd store: %s", strerror(-r));
+		goto out;
+	}
 	if ((r = loop_add(&srv.loop, &srv.listen_src, srv.listen_fd, EPOLLIN, on_listen)) < 0 ||
 	    (r = setup_sources()) < 0) {
 		log_err("event loop: %s", strerror(-r));
@@ -637,25 +663,42 @@ int main(int argc, char **argv)
 		unlink(startup.file);
 	sd_notify(0, "READY=1");
 	notify_status();
-	log_info("ready on %s", socket_ours ? arg.socket : "the systemd socket");
+	log_info("ready on %s%s", socket_ours ? arg.socket : "the systemd socket",
+		 rs.restored ? " (resumed)" : "");
 	srv.last_request_ns = now_ns();
 	start_repair();
 
 	r = loop_run(&srv.loop);
 	sd_notify(0, "STOPPING=1");
 	status = r < 0 ? 1 : 0;
+	/* Everything into systemd's fd store: the next contigd resumes it, and
+	 * the sessions stay connected meanwhile (nothing is revoked here
+	 * anyway: clients keep what they map). */
+	kept = restart_stop(&rs, &srv);
+	srv.handed_over = kept;
 out:
 	server_close_all(&srv);
+	server_fini(&srv);
 	repair_stop(&srv.repair);
 	fdreap_stop(&srv.fdreap);
 	if (srv.listen_fd >= 0)
 		close(srv.listen_fd);
-	if (socket_ours)
+	/* Kept in the fd store, the socket is the next contigd's: the store
+	 * holds it and the pool's files until it starts, or until systemd
+	 * empties the store at a stop for good. */
+	if (socket_ours && !kept)
 		unlink(arg.socket);
 	pool_destroy(&srv.pool);
 	backing_linux_close(&bl);
-	/* Every page is given back: now nr_hugepages can go back too. */
-	hugetlb_restore_all();
+	/* Every page is given back: now nr_hugepages can go back too. Handed
+	 * over, the pages the store holds become surplus (freed to the kernel
+	 * if the store is emptied), and the record tells the next contigd to
+	 * raise again. */
+	if (!kept)
+		hugetlb_restore_all();
+	else
+		hugetlb_hand_over();
+	restart_fini(&rs);
 	if (startup.file[0])
 		unlink(startup.file);
 	if (__atomic_load_n(&startup.stop, __ATOMIC_RELAXED))

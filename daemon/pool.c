@@ -132,7 +132,7 @@ static void pin_account(struct pool *p, uint32_t id, int r)
 		p->stats.pinned++;
 }
 
-static void page_pin(struct pool *p, uint32_t id)
+void pool_page_pin(struct pool *p, uint32_t id)
 {
 	if (p->ops->pin)
 		pin_account(p, id, p->ops->pin(p->ops_ctx, id, &p->pages[id], p->page_size));
@@ -221,7 +221,7 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 	for (uint32_t i = 0; pinned && i < cfg->npages; i++)
 		pin_account(p, i, pinned[i]);
 	for (uint32_t i = cfg->npages; i < p->npages; i++)
-		page_pin(p, i);
+		pool_page_pin(p, i);
 	r = extent_pool_init(&p->ext, p->page_size, p->npages, phys, node);
 	if (r < 0)
 		goto out;
@@ -235,7 +235,6 @@ out:
 	return r;
 }
 
-static void region_release(struct pool *p, struct region *rg, bool quarantine);
 
 void pool_destroy(struct pool *p)
 {
@@ -274,6 +273,7 @@ void pool_destroy(struct pool *p)
 void pool_set_quarantine(struct pool *p, uint32_t ms)
 {
 	p->quarantine_ns = (uint64_t)ms * 1000000u;
+	p->version++;
 }
 
 struct region *pool_region_find(struct pool *p, uint64_t id)
@@ -309,6 +309,7 @@ int pool_lease_add(struct pool *p, struct region *rg, void *holder, struct lease
 		if (l->refs >= POOL_MAX_LEASE_REFS)
 			return -EOVERFLOW;
 		l->refs++;
+		p->version++;
 		*ret = l;
 		return 0;
 	}
@@ -321,6 +322,7 @@ int pool_lease_add(struct pool *p, struct region *rg, void *holder, struct lease
 	list_init(&l->by_holder);
 	list_add_tail(&rg->leases, &l->by_region);
 	rg->nleases++;
+	p->version++;
 	*ret = l;
 	return 0;
 }
@@ -344,7 +346,7 @@ static bool wait_could_help(struct pool *p, const struct extent_request *rq)
 }
 
 int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
-	       void *holder, struct lease **ret)
+	       bool carve, void *holder, struct lease **ret)
 {
 	struct extent_range range;
 	struct region *rg;
@@ -369,6 +371,7 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 	rg->npages = range.count;
 	rg->rq = *rq;
 	rg->owner = *owner;
+	rg->carve = carve;
 	rg->created_ns = now_ns();
 	list_init(&rg->leases);
 	for (uint32_t k = 0; k < range.count; k++)
@@ -379,11 +382,12 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 
 	r = pool_lease_add(p, rg, holder, &l);
 	if (r < 0) {
-		region_release(p, rg, false);
+		pool_region_release(p, rg, false);
 		return r;
 	}
 	p->stats.allocs++;
 	p->stats.bytes_served += rq->nbytes;
+	p->version++;
 	*ret = l;
 	return 0;
 }
@@ -427,10 +431,11 @@ void pool_reclaim_kick(struct pool *p)
 
 /* Revoke every page now (or after quarantine), then let the reclaim workers
  * refault them. */
-static void region_release(struct pool *p, struct region *rg, bool quarantine)
+void pool_region_release(struct pool *p, struct region *rg, bool quarantine)
 {
 	uint64_t deadline = now_ns() + p->quarantine_ns;
 
+	p->version++;
 	for (uint32_t k = 0; k < rg->npages; k++) {
 		uint32_t id = rg->ids[k];
 
@@ -464,6 +469,7 @@ uint64_t pool_quarantine_expire(struct pool *p, uint64_t now)
 		page_revoke(p, e->id);
 		p->q_head = (p->q_head + 1) % p->npages;
 		p->q_len--;
+		p->version++;
 	}
 	pool_reclaim_kick(p); /* from a timer: no reply is waiting on us */
 	return 0;
@@ -480,25 +486,27 @@ void pool_lease_drop(struct pool *p, struct lease *l)
 {
 	struct region *rg = l->region;
 
+	p->version++;
 	lease_unlink(l);
 	free(l);
 	/* A dead holder may have left a device writing into the region: it
 	 * goes through quarantine even if a live holder frees it last. */
 	rg->holder_died = true;
 	if (!rg->nleases)
-		region_release(p, rg, true);
+		pool_region_release(p, rg, true);
 }
 
 void pool_lease_put(struct pool *p, struct lease *l)
 {
 	struct region *rg = l->region;
 
+	p->version++;
 	if (--l->refs)
 		return;
 	lease_unlink(l);
 	free(l);
 	if (!rg->nleases)
-		region_release(p, rg, rg->holder_died);
+		pool_region_release(p, rg, rg->holder_died);
 }
 
 uint32_t pool_reclaiming(const struct pool *p)
@@ -549,8 +557,9 @@ int pool_page_swap(struct pool *p, uint32_t id, struct backing_page *pg)
 	backing_page_drop(&p->pages[id], p->page_size);
 	p->pages[id] = *pg;
 	*pg = (struct backing_page){ .fd = -1 };
-	page_pin(p, id);
+	pool_page_pin(p, id);
 	p->stats.repair_swapped++;
+	p->version++;
 	return 0;
 }
 
@@ -562,6 +571,7 @@ uint32_t pool_reclaim_collect(struct pool *p)
 	while (reclaim_pop(&p->reclaim, &d)) {
 		uint64_t old = p->ext.pages[d.id].phys;
 
+		p->version++;
 		if (d.error < 0) {
 			/* The kernel had no page for us (someone took it between
 			 * punch and refault): retried by pool_retry_lost. A page
@@ -594,7 +604,7 @@ uint32_t pool_reclaim_collect(struct pool *p)
 		bool same = d.page.fd == p->pages[d.id].fd; /* zeroed in place: still pinned */
 		p->pages[d.id] = d.page;
 		if (!same)
-			page_pin(p, d.id);
+			pool_page_pin(p, d.id);
 		else
 			p->stats.zeroed_in_place++;
 		extent_set_state(&p->ext, d.id, EXTENT_FREE);
@@ -616,6 +626,7 @@ uint32_t pool_retry_lost(struct pool *p)
 		p->pending[p->npending++] = (struct reclaim_job){
 			id, p->want_node ? p->want_node[id] : -1, { .fd = -1 } };
 		n++;
+		p->version++;
 	}
 	return n;
 }
@@ -642,6 +653,7 @@ uint32_t pool_audit_step(struct pool *p, uint32_t n)
 		if (p->ops->locate(p->ops_ctx, pg, &phys, &node) < 0 || phys == pg->phys)
 			continue;
 		moved++;
+		p->version++;
 		p->stats.audit_moved++;
 		log_err("page %u moved from 0x%" PRIx64 " to 0x%" PRIx64 " (%s): the kernel migrated it",
 			id, pg->phys, phys,

@@ -68,6 +68,7 @@ struct region {
 	bool exported;
 	bool revoked;                /* no new imports */
 	bool holder_died;            /* quarantine it when it is finally released */
+	bool carve;                  /* asked with PROTO_ALLOC_CARVE: its holders carve it */
 	uint8_t token[24];           /* export capability, random */
 	uint32_t ids[];              /* page ids, in physical order */
 };
@@ -143,6 +144,7 @@ struct pool {
 	uint32_t oversample;         /* from pool_config: what repair may look at (repair.h) */
 	struct pool_stats stats;
 	uint64_t started_ns;
+	uint64_t version;            /* bumped by every change a restart must know of (state.h) */
 };
 
 /* A page's fd (borrowed: valid until the loop next changes the pool) and
@@ -167,12 +169,14 @@ int pool_init(struct pool *p, const struct pool_config *cfg, const struct backin
 void pool_destroy(struct pool *p);
 
 /*
- * Allocate a region for holder and give it its first lease. Returns 0,
- * -EINVAL, -ENOMEM, or -EAGAIN: it does not fit now but would once the
- * reclaim in flight ends (the caller waits and retries).
+ * Allocate a region for holder and give it its first lease; carve marks it
+ * as leased for carving (for accounting and inspection only: the pool
+ * treats it as any other). Returns 0, -EINVAL, -ENOMEM, or -EAGAIN: it does
+ * not fit now but would once the reclaim in flight ends (the caller waits
+ * and retries).
  */
 int pool_alloc(struct pool *p, const struct extent_request *rq, const struct region_owner *owner,
-	       void *holder, struct lease **ret);
+	       bool carve, void *holder, struct lease **ret);
 
 /* A new lease (or one more ref on holder's lease) on a live region;
  * -EOVERFLOW past POOL_MAX_LEASE_REFS refs of one holder. */
@@ -236,6 +240,54 @@ static inline struct region *pool_region_at(const struct pool *p, uint32_t slot)
 {
 	return slot < p->npages ? p->slots[slot] : NULL;
 }
+
+/* pool.c's own, shared with pool_state.c: release a region (its pages
+ * revoked and reclaimed, or quarantined first), and pin a page. */
+void pool_region_release(struct pool *p, struct region *rg, bool quarantine);
+void pool_page_pin(struct pool *p, uint32_t id);
+
+/* A page's file's inode (names it in systemd's fd store), and its fd; -1:
+ * no file. */
+static inline int pool_page_file(const struct pool *p, uint32_t id, uint64_t *ret_ino)
+{
+	*ret_ino = p->pages[id].ino;
+	return p->pages[id].fd;
+}
+
+/*
+ * pool_state.c: the pool in the state memfd (state.h).
+ *
+ * pool_save writes the pool's sections (pool, pages, regions, their pages,
+ * leases); holder_id names a lease's holder (the session id).
+ *
+ * pool_restore builds a pool from a state a previous contigd wrote and the
+ * page files a restart adopted: pages[id] (consumed) is the page's file,
+ * already checked to be the recorded file at the recorded frame, or fd -1
+ * when there is none or it did not check out. A page without its file is
+ * never handed out: it is LOST (a fresh page is faulted in its place, a
+ * retry of lost pages), and a region with such a page is left to the
+ * processes that map it (its other pages' files are dropped too, never
+ * put back in the pool): detached. Returns 0, or -EBADMSG when the state
+ * does not hold together (then nothing is kept: a cold start), or -errno.
+ * Leases are the server's to give back (pool_lease_restore); then
+ * pool_restore_finish releases regions nobody came back for, as if their
+ * holders died.
+ */
+struct state;
+struct state_view;
+void pool_save(const struct pool *p, struct state *st, uint64_t (*holder_id)(const void *holder));
+struct pool_restore_report {
+	uint32_t pages, regions, leases;
+	uint32_t dropped;            /* pages whose file was missing or wrong */
+	uint32_t detached;           /* regions left to their holders */
+	uint32_t quarantined, reclaiming, lost;
+};
+int pool_restore(struct pool *p, const struct pool_config *cfg, const struct backing_ops *ops,
+		 void *ops_ctx, const struct state_view *v, struct backing_page *pages,
+		 struct pool_restore_report *ret);
+int pool_lease_restore(struct pool *p, uint64_t region_id, void *holder, uint32_t refs,
+		       struct lease **ret);
+void pool_restore_finish(struct pool *p);
 
 /* Every invariant of the pool recomputed (pool_check.c): 0, or -EUCLEAN
  * with the first broken one described in why. Loop thread only. */

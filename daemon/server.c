@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -43,6 +44,9 @@ void server_init(struct server *srv, const struct server_handlers *handlers)
 	srv->listen_fd = -1;
 	list_init(&srv->sessions);
 	list_init(&srv->parked);
+	tenants_init(&srv->tenants);
+	grants_init(&srv->grants);
+	conn_outbox_init(&srv->outbox);
 }
 
 static void read_comm(pid_t pid, char comm[16])
@@ -142,12 +146,20 @@ static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
 
 /* ---- the connection's callbacks ---- */
 
+/* Serve one request; what it was is kept for session_replied. */
+static void serve(struct session *s, const struct proto_msg *m)
+{
+	s->cur_request = m->hdr.request;
+	s->cur_type = m->hdr.type;
+	session_answer(s, m->hdr.request, s->srv->handlers->request(s, m));
+}
+
 static void on_message(struct conn *c, const struct proto_msg *m)
 {
 	struct session *s = container_of(c, struct session, conn);
 
 	s->srv->last_request_ns = now_ns();
-	session_answer(s, m->hdr.request, s->srv->handlers->request(s, m));
+	serve(s, m);
 }
 
 static void on_ended(struct conn *c, enum conn_end why, int error)
@@ -192,15 +204,12 @@ static const struct conn_ops session_conn_ops = {
 
 /* ---- sessions ---- */
 
-int server_accept(struct server *srv)
+int session_open(struct server *srv, int fd, struct session **ret)
 {
-	struct session *s;
 	socklen_t len = sizeof(struct ucred);
-	int fd, r;
+	struct session *s;
+	int r;
 
-	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return -errno;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(fd);
@@ -219,11 +228,29 @@ int server_accept(struct server *srv)
 		return r;
 	}
 	s->srv = srv;
+	s->stash_fd = -1;
+	if (srv->store)
+		conn_defer(&s->conn, &srv->outbox, true);
 	peer_groups(s->conn.src.fd, s->cred.gid, &s->groups);
 	s->may_alloc = access_allows(&srv->access, &s->cred, &s->groups);
 	list_init(&s->leases);
 	list_init(&s->parked_link);
 	list_init(&s->link);
+	*ret = s;
+	return 0;
+}
+
+int server_accept(struct server *srv)
+{
+	struct session *s;
+	int fd, r;
+
+	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	r = session_open(srv, fd, &s);
+	if (r < 0)
+		return r;
 	if (!admit(srv, &s->cred, s->may_alloc)) {
 		/* Told why before the close (request 0: unsolicited), so the
 		 * client reports EDQUOT rather than a reset. */
@@ -236,8 +263,13 @@ int server_accept(struct server *srv)
 		free(s);
 		return 0;
 	}
+	session_join_tenant(srv, s);
 	s->id = ++srv->next_session_id;
 	s->connected_ns = now_ns();
+	struct stat sb;
+	if (fstat(s->conn.src.fd, &sb) == 0)
+		s->sock_ino = (uint64_t)sb.st_ino;
+	srv->version++;
 	read_comm(s->cred.pid, s->comm);
 	list_add_tail(&srv->sessions, &s->link);
 	srv->nsessions++;
@@ -254,12 +286,25 @@ void session_end(struct session *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	s->srv->version++;
+	/* systemd's fd store holds the socket too: the peer must see the end
+	 * now, not when the store lets go of it (but a daemon that stops
+	 * leaves every session to the next one). */
+	if (s->store_held && !s->srv->stopping && !s->conn.dead && s->conn.src.fd >= 0)
+		(void)shutdown(s->conn.src.fd, SHUT_RDWR);
 	conn_close(&s->conn, false);
+	if (s->stash_fd >= 0)
+		close(s->stash_fd);
+	s->stash_fd = -1;
 	/* Empty the table before the pages go: a client still running would
 	 * otherwise take back an entry whose page is being revoked, and fault
-	 * in another frame than the address it was told. */
+	 * in another frame than the address it was told. Not when the session
+	 * is handed over to the next contigd: the stored state says those
+	 * regions are leased and stashed, and the next contigd takes them
+	 * from this very table. */
 	uint64_t ids[PROTO_STASH_SLOTS];
-	(void)stash_drain(&s->stash, ids);
+	if (!s->srv->handed_over)
+		(void)stash_drain(&s->stash, ids);
 	stash_close(&s->stash);
 	list_del(&s->parked_link);
 	s->parked = false;
@@ -272,8 +317,17 @@ void session_end(struct session *s)
 		else
 			pool_lease_drop(&s->srv->pool, l);
 	}
+	tenant_uncharge(s->tenant, s->bytes);
+	tenant_leave(&s->srv->tenants, s->tenant);
+	s->tenant = NULL;
+	if (s->grant) {
+		s->grant->held -= s->bytes;
+		grant_leave(&s->srv->grants, s->grant);
+		s->grant = NULL;
+	}
 	s->nregions = 0;
 	s->bytes = 0;
+	s->carve_bytes = 0;
 	s->srv->nsessions--;
 	s->srv->reap = true;
 	log_debug("session %llu closed", (unsigned long long)s->id);
@@ -292,6 +346,11 @@ void server_reap(struct server *srv)
 		struct session *s = container_of(n, struct session, link);
 		if (!s->dead)
 			continue;
+		/* Its entries in systemd's fd store go first (restart.c). */
+		if ((s->store_held || s->stash_held) && !srv->stopping) {
+			srv->reap = true;
+			continue;
+		}
 		list_del(&s->link);
 		free(s);
 	}
@@ -413,8 +472,22 @@ void session_answer(struct session *s, uint32_t request, enum outcome o)
 		count_refusal(&s->srv->stats, o);
 		if (conn_queue(&s->conn, PROTO_STATUS, request, &st, sizeof(st)) < 0)
 			session_end(s);
+		else if (request && request == s->cur_request)
+			session_replied(s, PROTO_STATUS, st.error, st.value, 0);
 		return;
 	}
+}
+
+void session_replied(struct session *s, uint16_t type, int32_t error, uint64_t value,
+		     uint64_t region_id)
+{
+	/* Asking to look changes nothing: a restart serves it again. */
+	if (s->cur_type == PROTO_QUERY || s->cur_type == PROTO_LIST)
+		return;
+	s->reply = (struct state_reply){ .request = s->cur_request, .request_type = s->cur_type,
+					 .type = type, .error = error, .value = value,
+					 .region_id = region_id };
+	s->srv->version++;
 }
 
 /* ---- tenant accounting ---- */
@@ -448,6 +521,11 @@ bool session_over_quota(const struct session *s, uint64_t bytes)
 	if (s->nregions + 1 > lim->session_max_regions || bytes > lim->session_max_bytes ||
 	    s->bytes > lim->session_max_bytes - bytes)
 		return true;
+	/* Root's sessions too: a cgroup limit, or the grant in its place, is
+	 * the operator's word on what a container may hold, whoever runs in
+	 * it. */
+	if (s->grant ? grant_over(s->grant, bytes) : tenant_over(s->tenant, bytes) != NULL)
+		return true;
 	if (s->cred.uid == 0)
 		return false;
 	u = uid_usage(s->srv, s->cred.uid);
@@ -460,6 +538,8 @@ static uint64_t lease_bytes(const struct session *s, const struct lease *l)
 	return (uint64_t)l->region->npages * s->srv->pool.page_size;
 }
 
+/* Every holder of a carve region counts it, as it counts it in bytes: an
+ * importer holds the same page (a raw client may export one). */
 void session_lease_added(struct session *s, struct lease *l, bool is_new)
 {
 	if (!is_new)
@@ -467,6 +547,11 @@ void session_lease_added(struct session *s, struct lease *l, bool is_new)
 	list_add_tail(&s->leases, &l->by_holder);
 	s->nregions++;
 	s->bytes += lease_bytes(s, l);
+	tenant_charge(s->tenant, lease_bytes(s, l));
+	if (s->grant)
+		s->grant->held += lease_bytes(s, l);
+	if (l->region->carve)
+		s->carve_bytes += lease_bytes(s, l);
 }
 
 void session_lease_release(struct session *s, struct lease *l)
@@ -474,8 +559,39 @@ void session_lease_release(struct session *s, struct lease *l)
 	if (l->refs == 1) {
 		s->nregions--;
 		s->bytes -= lease_bytes(s, l);
+		tenant_uncharge(s->tenant, lease_bytes(s, l));
+		if (s->grant)
+			s->grant->held -= lease_bytes(s, l);
+		if (l->region->carve)
+			s->carve_bytes -= lease_bytes(s, l);
 	}
 	pool_lease_put(&s->srv->pool, l);
+}
+
+uint64_t session_carve_in_use(const struct session *s)
+{
+	if (s->dead)
+		return 0;
+	return stash_carve_report(&s->stash, s->carve_bytes);
+}
+
+void server_carve_totals(const struct server *srv, uint64_t *ret_leased, uint64_t *ret_in_use)
+{
+	const struct list_node *n;
+	uint64_t leased = 0, in_use = 0;
+
+	/* No wrap: a session's figures are bytes it holds (in_use is capped
+	 * at them), and what all sessions hold is bounded by the pool times
+	 * the sessions, far below 2^64. */
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		const struct session *s = container_of(n, struct session, link);
+		if (s->dead)
+			continue;
+		leased += s->carve_bytes;
+		in_use += session_carve_in_use(s);
+	}
+	*ret_leased = leased;
+	*ret_in_use = in_use;
 }
 
 /* ---- waiting for reclaim ---- */
@@ -509,7 +625,7 @@ void server_retry_parked(struct server *srv)
 		list_del(&s->parked_link);
 		s->parked = false;
 		conn_hold(&s->conn, false);
-		session_answer(s, m.hdr.request, srv->handlers->request(s, &m));
+		serve(s, &m);
 		conn_kick(&s->conn);
 	}
 }

@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "fdreap.h"
+#include "grant.h"
 #include "limits.h"
 #include "list.h"
 #include "loop.h"
@@ -28,6 +29,8 @@
 #include "proto.h"
 #include "repair.h"
 #include "stash.h"
+#include "tenant.h"
+#include "state.h"
 
 /* The peer's groups, as SO_PEERGROUPS gave them at connect. */
 struct peer_groups {
@@ -42,6 +45,8 @@ struct session {
 	uint64_t id;
 	struct ucred cred;
 	char comm[16];
+	struct tenant *tenant;          /* the cgroup it connected from (tenant.h); NULL once ended */
+	struct grant *grant;            /* the grant it presented (grant.h), or NULL */
 	uint64_t connected_ns;
 	bool hello;
 	bool dead;
@@ -51,11 +56,23 @@ struct session {
 	struct list_node leases;        /* lease.by_holder */
 	uint32_t nregions;
 	uint64_t bytes;
+	uint64_t carve_bytes;           /* of bytes, in regions leased for carving (region.carve) */
 	/* An ALLOC or IMPORT that waits for reclaim in flight. */
 	bool parked;
 	struct proto_msg parked_msg;
 	struct list_node parked_link;   /* server.parked */
 	struct stash stash;             /* regions the client freed but keeps (proto.h) */
+	/* A restart (state.h): the request being served, and the last one
+	 * that was, with its reply. */
+	uint32_t cur_request;
+	uint16_t cur_type;
+	struct state_reply reply;
+	uint64_t sock_ino;
+	/* systemd's fd store (restart.c's): it holds the socket / the stash
+	 * table; stash_fd is a copy of the table kept until it is stored. */
+	bool store_held;
+	bool stash_held;
+	int stash_fd;
 };
 
 /* What serves requests (dispatch.h): given to server_init, so that the
@@ -66,6 +83,9 @@ struct server_handlers {
 	 * now, or -errno if it holds no such region. */
 	int (*region_fds)(struct session *s, uint64_t region_id, uint32_t first, uint32_t n,
 			  int *fds);
+	/* Queue again the reply r recorded (a restart found its request
+	 * unanswered in the socket): 0, or -errno if it cannot be made. */
+	int (*resend)(struct session *s, const struct state_reply *r);
 };
 
 /* What happened to requests and sessions (the pool counts its own). */
@@ -99,11 +119,21 @@ struct server {
 	uint64_t next_session_id;
 	bool reap;                      /* some session is dead and waits to be freed */
 	bool stopping;                  /* shutting down: close sessions, revoke nothing */
+	bool handed_over;               /* ... and systemd's fd store holds every session for
+					 * the next contigd: their stash tables stay as they are */
 	uint64_t last_request_ns;       /* when the last request was dispatched */
 	uint64_t last_memory_take_ns;   /* when stashes were last taken for want of memory */
 	struct server_stats stats;
 	const struct server_handlers *handlers;
 	struct repair repair;           /* longer runs in the background (repair.h) */
+	struct tenants tenants;         /* sessions by cgroup, and cgroup-max-bytes */
+	struct grants grants;           /* the device plugin's (grant.h) */
+	uint64_t cgroup_fallbacks;      /* sessions charged to "/" for want of their cgroup */
+	/* Under systemd's fd store (restart.h): replies leave at the end of the
+	 * turn through outbox, requests leave their socket once answered. */
+	bool store;
+	struct conn_outbox outbox;
+	uint64_t version;               /* bumped by every change of what server_save writes */
 };
 
 /* Set up what server_accept needs (the pool, the loop and the listening
@@ -119,6 +149,9 @@ void session_end(struct session *s);
 /* End of a loop turn: free ended sessions, hand revoked pages to reclaim. */
 void server_reap(struct server *srv);
 void server_close_all(struct server *srv);
+/* After server_close_all: free what the server keeps beside its sessions
+ * (cgroup tenants, grants). */
+void server_fini(struct server *srv);
 /* Close connections that have not said HELLO within HELLO_DEADLINE_NS. */
 #define HELLO_DEADLINE_NS (5ull * 1000000000u)
 void server_expire_silent(struct server *srv, uint64_t now);
@@ -129,15 +162,57 @@ void server_expire_silent(struct server *srv, uint64_t now);
  * keeps. */
 void server_apply(struct server *srv, const struct limits *limits, const struct access *access);
 
+/* The handlers say which reply they queued, for a restart (state.h). */
+void session_replied(struct session *s, uint16_t type, int32_t error, uint64_t value,
+		     uint64_t region_id);
+
+/* A session for the connected socket fd (consumed, also on failure): its
+ * peer's credentials and rights, its connection on the loop; not counted
+ * nor listed yet (server_accept and server_restore_session do). 0 or -errno. */
+int session_open(struct server *srv, int fd, struct session **ret);
+
+/* server_state.c: the sessions in the state memfd (state.h). server_save
+ * writes them (and the pool's sections); server_restore_session gives a
+ * stored session its socket back (fd consumed) and its stash table (stash_fd
+ * consumed, or -1), or refuses it (-EPERM: another peer; -errno). */
+void server_save(struct server *srv, struct state *st);
+int server_restore_session(struct server *srv, const struct state_session *rec, int fd,
+			   int stash_fd, struct session **ret);
+/* After the leases: the reply each session's unread request already got
+ * is queued again. Returns how many. */
+uint32_t server_resend_replies(struct server *srv);
+
 /* Answer a request with its outcome: the one place where refusals are
  * counted and put on the wire, and where a violation closes the session. */
 void session_answer(struct session *s, uint32_t request, enum outcome o);
 bool session_in_group(const struct session *s, gid_t gid);
 
 /* Tenant accounting (the handlers call these, never the lists directly). */
+/* Would bytes more pass a limit of the session: its own, its uid's, and
+ * its grant's if it presented one, else its cgroup's (a grant is the
+ * scheduler's word for that container, more exact than any subtree's). */
 bool session_over_quota(const struct session *s, uint64_t bytes);
+/* Bind s to the grant with this token: 0, -EACCES (unknown or revoked),
+ * -EBUSY (s already has one, or holds memory). */
+int session_use_grant(struct session *s, const uint8_t *token);
+/* Make s the tenant of the cgroup its peer is in now (server_accept; a
+ * session restored after a restart: read again). */
+void session_join_tenant(struct server *srv, struct session *s);
+/* Put the cgroup-max-bytes lines in force (start-up and reload); on
+ * failure the old ones stay, and the reason is logged. */
+void server_set_cgroup_limits(struct server *srv, const struct tenant_limits *tl);
 void session_lease_added(struct session *s, struct lease *l, bool is_new);
 void session_lease_release(struct session *s, struct lease *l);
+/* Of s->carve_bytes, what the client reports in live carved regions (its
+ * stash table's carve report, proto.h): untrusted, so only ever shown, and
+ * capped at carve_bytes. 0 without a table. */
+uint64_t session_carve_in_use(const struct session *s);
+/* The same two figures summed over every live session. */
+void server_carve_totals(const struct server *srv, uint64_t *ret_leased, uint64_t *ret_in_use);
+/* Every session's counters recomputed from the leases it holds
+ * (server_check.c, as pool_check is for the pool): 0, or -EUCLEAN with the
+ * first broken one described in why. Loop thread only. */
+int server_check(const struct server *srv, char *why, size_t len);
 /* Wait for reclaim: held, retried by server_retry_parked. */
 void session_park(struct session *s, const struct proto_msg *m);
 /* Retry parked requests after reclaim (or repair) brought pages back. */

@@ -12,6 +12,7 @@
 
 #include "limits.h"
 #include "proto.h"
+#include "tenant.h"
 
 #define SETTINGS_DEFAULT_SOCKET "/run/contigd/contigd.sock"
 #define SETTINGS_DEFAULT_POOL   (256ull << 20)
@@ -34,6 +35,7 @@ struct settings {
 	bool zero_in_place;          /* trusted clients: zero freed pages in place, no revoke */
 	struct limits limits;
 	struct access access;
+	struct tenant_limits cgroup_limits; /* cgroup-max-bytes = PATH SIZE, repeatable */
 	char socket_group[64];       /* group that owns the socket; "" = none */
 	uint32_t cmdline_keys;       /* keys set by config_apply, i.e. on the command line
 				      * (one bit per key of config.c): the config file,

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -40,6 +42,29 @@ int stash_open(struct stash *st)
 	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
 	st->slots = map;
 	return fd;
+}
+
+int stash_adopt(struct stash *st, int fd)
+{
+	struct stat sb;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *map;
+
+	if (st->slots)
+		return -EEXIST;
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode) || sb.st_size != PROTO_STASH_BYTES || seals < 0 ||
+	    (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EBADF;
+	map = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	(void)madvise(map, PROTO_STASH_BYTES, MADV_DONTFORK);
+	st->slots = map;
+	/* The idle scan starts over: nothing counts as seen. */
+	memset(st->seen, 0, sizeof(st->seen));
+	return 0;
 }
 
 void stash_close(struct stash *st)
@@ -83,4 +108,23 @@ uint32_t stash_drain_idle(struct stash *st, uint64_t *ids)
 		st->seen[i] = id;
 	}
 	return n;
+}
+
+uint64_t stash_carve_report(const struct stash *st, uint64_t cap)
+{
+	const uint8_t *report;
+	uint64_t sum = 0;
+
+	if (!st->slots)
+		return 0;
+	report = (const uint8_t *)st->slots + PROTO_CARVE_REPORT_OFF;
+	for (uint32_t i = 0; i < PROTO_CARVE_LINES && sum < cap; i++) {
+		/* Each line is written by one client thread while we read:
+		 * relaxed loads, as the figure is only shown, never acted on. */
+		const uint64_t *line = (const uint64_t *)(const void *)(report +
+									(size_t)i * PROTO_CARVE_LINE_BYTES);
+		uint64_t v = __atomic_load_n(line, __ATOMIC_RELAXED);
+		sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
+	}
+	return sum < cap ? sum : cap;
 }

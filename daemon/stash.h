@@ -26,6 +26,9 @@ struct stash {
  * so a session costs the daemon no fd for it), or -errno. */
 int stash_open(struct stash *st);
 void stash_close(struct stash *st);
+/* Map the table a previous contigd made (a restart): fd borrowed, checked
+ * to be a sealed table of PROTO_STASH_BYTES. 0 or -errno. */
+int stash_adopt(struct stash *st, int fd);
 /* Swap every non-zero slot to 0 (the daemon's half of the handshake) and
  * return the ids taken, at most PROTO_STASH_SLOTS, into ids. */
 uint32_t stash_drain(struct stash *st, uint64_t *ids);
@@ -34,5 +37,10 @@ uint32_t stash_drain(struct stash *st, uint64_t *ids);
  * that hold the same id as at the last scan, an entry the client has not
  * touched for about a second. Ids taken go to ids; returns how many. */
 uint32_t stash_drain_idle(struct stash *st, uint64_t *ids);
+
+/* The client's carve report (proto.h: PROTO_CARVE_REPORT_OFF): the sum of
+ * its lines, saturating, at most cap (what the session leased for
+ * carving: the client may write anything there). 0 without a table. */
+uint64_t stash_carve_report(const struct stash *st, uint64_t cap);
 
 #endif

@@ -2,23 +2,26 @@
 /*
  * contig.c - the public API, the top layer of libcontig: argument checks,
  * errno at the boundary (saved and restored on success), the order in which
- * the layers below are asked (small-region cache, stash, daemon), the
+ * the layers below are asked (carving, the stash, the daemon), the
  * translation of addresses to physical ones, and fork handling (regions are
  * MADV_DONTFORK; the child starts a session of its own on first use).
  *
  * Layers, each calling only the ones below it:
  *   contig.c   the API
- *   small.c    the small-region cache       stash.c   freed regions kept
+ *   carve.c    page granularity: small regions carved from leased pages
+ *   stash.c    freed regions kept (and the table carve.c parks pages in)
  *   regions.c  the region index (stash.c keeps its entries under its lock)
  *   link.c     the session with contigd, over proto/client.c
- * Lock order: small's or the stash's asking lock, then link's, then the
- * regions lock.
+ * Lock order: an arena's lock (carve.c), then the stash's asking lock,
+ * then link's, then the regions lock.
  *
  * contig_phys_addr is on DMA hot paths, so its common case is one
  * thread-local compare: each thread caches the last regions it translated
- * with the generation it saw; every removal of a region from the index and
- * every free of a small region bumps the generation, so a cached region is
- * only used while it is certainly still live (ixy and VPP do the same
+ * with the generation it saw; every removal of a region from the index bumps
+ * the generation, so a cached region is only used while it is certainly
+ * still live. Carved regions are not cached: their lookup takes no lock
+ * anyway (carve.c), and a free per generation bump would make every
+ * thread's frees write one shared line (ixy and VPP do the same
  * translation, run->pa + (va - run->va), without the safety).
  */
 #define _GNU_SOURCE
@@ -33,10 +36,13 @@
 #include "contig.h"
 #include "link.h"
 #include "regions.h"
-#include "small.h"
+#include "carve.h"
 #include "stash.h"
 
 #define LC_EXPORT __attribute__((visibility("default")))
+
+/* Whole pool pages (CONTIG_SHAREABLE): alloc_common's own flag, never sent. */
+#define ALLOC_WHOLE (1u << 31)
 
 /* A few entries: code that alternates between its RX and TX rings, or
  * walks several buffers, stays on the fast path. */
@@ -57,8 +63,7 @@ static uint64_t xlate_gen_now(void)
 	return atomic_load_explicit(&xlate_gen, memory_order_acquire);
 }
 
-/* A region left the index, or a small region was freed: every thread's
- * cached translations are stale. Called before the memory can be reused. */
+/* A region left the index: every thread's cached translations are stale. Called before the memory can be reused. */
 static void xlate_forget(void)
 {
 	atomic_fetch_add_explicit(&xlate_gen, 1, memory_order_release);
@@ -75,7 +80,7 @@ static uint64_t xlate_fill(uintptr_t va, uintptr_t base, uint64_t nbytes, uint64
 
 static void atfork_prepare(void)
 {
-	small_fork_prepare();
+	carve_fork_prepare();
 	stash_fork_prepare();
 	link_fork_prepare();
 	regions_lock();
@@ -86,7 +91,7 @@ static void atfork_parent(void)
 	regions_unlock();
 	link_fork_parent();
 	stash_fork_parent();
-	small_fork_parent();
+	carve_fork_parent();
 }
 
 /* The child has none of the parent's regions (MADV_DONTFORK) and must not
@@ -98,13 +103,12 @@ static void atfork_child(void)
 	regions_unlock();
 	link_fork_child();
 	stash_fork_child();
-	small_fork_child();
+	carve_fork_child();
 }
 
 __attribute__((constructor)) static void libcontig_init(void)
 {
 	link_init(stash_end);
-	small_init(xlate_forget);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -146,7 +150,7 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 {
 	struct proto_alloc a = {
 		.nbytes = nbytes, .lowest = lowest, .highest = highest, .boundary = boundary,
-		.cache = (uint32_t)cache, .node = node, .flags = flags,
+		.cache = (uint32_t)cache, .node = node, .flags = flags & ~ALLOC_WHOLE,
 	};
 	int saved = errno, r;
 	void *p = NULL;
@@ -159,12 +163,14 @@ static void *alloc_common(size_t nbytes, uint64_t lowest, uint64_t highest, uint
 		return fail_null(r);
 	if (cache != CONTIG_CACHED)
 		return fail_null(-ENOTSUP);
-	if (small_wanted(&a)) {
-		r = small_alloc(&a, &p);
-		if (r < 0)
+	if (!(flags & ALLOC_WHOLE)) {
+		r = carve_alloc(&a, &p);
+		if (r == 0) {
+			errno = saved;
+			return p;
+		}
+		if (r != -ENOTSUP)
 			return fail_null(r);
-		errno = saved;
-		return p;
 	}
 	if (stash_get(&a, &p) == 0) {
 		errno = saved;
@@ -209,6 +215,18 @@ LC_EXPORT void *contig_alloc_node_strict(size_t nbytes, uint64_t lowest, uint64_
 			    PROTO_ALLOC_NODE_STRICT);
 }
 
+LC_EXPORT void *contig_alloc_flags(size_t nbytes, uint64_t lowest, uint64_t highest,
+				   uint64_t boundary, int node, unsigned flags)
+{
+	if (flags & ~(unsigned)(CONTIG_SHAREABLE | CONTIG_NODE_STRICT))
+		return fail_null(-EINVAL);
+	if ((flags & CONTIG_NODE_STRICT) && node < 0)
+		return fail_null(-EINVAL);
+	return alloc_common(nbytes, lowest, highest, boundary, CONTIG_CACHED, node,
+			    ((flags & CONTIG_NODE_STRICT) ? PROTO_ALLOC_NODE_STRICT : 0) |
+				    ((flags & CONTIG_SHAREABLE) ? ALLOC_WHOLE : 0));
+}
+
 LC_EXPORT void contig_free(void *base)
 {
 	struct region *r, reg;
@@ -216,7 +234,7 @@ LC_EXPORT void contig_free(void *base)
 
 	if (!base)
 		return;
-	if (small_free(base)) {
+	if (carve_free(base)) {
 		errno = saved;
 		return;
 	}
@@ -242,12 +260,11 @@ LC_EXPORT void contig_free(void *base)
 	errno = saved;
 }
 
-/* The physical address of va: the region index, then the small regions;
- * the answer is cached for this thread. */
+/* The physical address of va in the region index; the answer is cached
+ * for this thread. */
 __attribute__((noinline)) static uint64_t phys_slow(uintptr_t va)
 {
 	uint64_t gen = xlate_gen_now(), phys = CONTIG_PHYS_INVALID;
-	struct contig_region_info info;
 	struct region *r;
 
 	regions_lock();
@@ -256,22 +273,21 @@ __attribute__((noinline)) static uint64_t phys_slow(uintptr_t va)
 	if (r && va - r->base < r->nbytes)
 		phys = xlate_fill(va, r->base, r->nbytes, r->phys, gen);
 	regions_unlock();
-	/* Not asked under the regions lock: the small cache's lock comes first. */
-	if (phys == CONTIG_PHYS_INVALID && small_info((const void *)va, &info) == 0)
-		phys = xlate_fill(va, (uintptr_t)info.base, info.nbytes, info.phys, gen);
 	return phys;
 }
 
 LC_EXPORT uint64_t contig_phys_addr(const void *va)
 {
 	uintptr_t a = (uintptr_t)va;
-	uint64_t gen = xlate_gen_now();
+	uint64_t gen = xlate_gen_now(), phys;
 
 	for (unsigned i = 0; i < XLATE_WAYS; i++) {
 		const struct xlate *c = &xlate[i];
 		if (a - c->base < c->end - c->base && c->gen == gen)
 			return c->phys + (a - c->base);
 	}
+	if (carve_phys(va, &phys))
+		return phys;
 	return phys_slow(a);
 }
 
@@ -282,9 +298,9 @@ LC_EXPORT int contig_query_node(int node, struct contig_pool_info *info)
 
 	if (!info || node < CONTIG_NODE_ANY || node >= PROTO_MAX_NODES)
 		return fail(-EINVAL);
-	/* Describe the pool as it is: pages this process keeps idle for small
-	 * regions go back first. */
-	small_trim();
+	/* Describe the pool as it is: pages this process keeps idle for
+	 * carving go back first. */
+	carve_trim();
 	r = link_query(node, &pi);
 	if (r < 0)
 		return fail(r);
@@ -309,8 +325,8 @@ LC_EXPORT int contig_export(const void *base, struct contig_handle *ret_handle)
 
 	if (!ret_handle)
 		return fail(-EINVAL);
-	if (small_owns(base))
-		return fail(-ENOTSUP); /* carved from a page shared with other small regions */
+	if (carve_owns(base))
+		return fail(-ENOTSUP); /* its page holds this process's other regions */
 	regions_lock();
 	reg = regions_find((uintptr_t)base);
 	if (reg && reg->base == (uintptr_t)base) {
@@ -377,7 +393,7 @@ LC_EXPORT int contig_region_info(const void *va, struct contig_region_info *ret)
 		};
 	regions_unlock();
 	if (!found)
-		found = small_info(va, ret) == 0;
+		found = carve_info(va, ret) == 0;
 	if (!found)
 		return fail(-ENOENT);
 	errno = saved;

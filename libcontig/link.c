@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct link {
 	uint32_t next_request;
 	uint32_t owed;            /* FREE replies not read yet (frees sent without waiting) */
 	uint32_t hello_request;   /* a HELLO sent and not answered yet (0: none) */
+	uint32_t answered;        /* the last request whose reply was read */
 	void (*on_end)(void);
 };
 
@@ -78,6 +80,7 @@ static void link_drop(void)
 	self.sock = -1;
 	self.owed = 0;
 	self.hello_request = 0;
+	self.answered = self.next_request;
 }
 
 void link_fork_prepare(void)
@@ -98,6 +101,7 @@ void link_fork_child(void)
 	self.sock = -1;
 	self.owed = 0;
 	self.hello_request = 0;
+	self.answered = self.next_request;
 	gen_bump();
 	pthread_mutex_unlock(&self.lock);
 }
@@ -180,6 +184,16 @@ again:
 		return n == 0 || n == -EPIPE ? -ECONNRESET : (int)n;
 	}
 	r = proto_decode(buf, (size_t)n, nfds, ret);
+	/* A reply to a request answered already: a contigd restarted from
+	 * systemd's fd store sends again the reply its predecessor may have
+	 * sent just before it died (it cannot know). Replies come in the
+	 * order of the requests, so anything not newer than the last one
+	 * read is such a repeat. */
+	if (r == 0 && ret->hdr.request && ret->hdr.request != request &&
+	    (int32_t)(ret->hdr.request - self.answered) <= 0) {
+		proto_close_fds(fds, nfds);
+		goto again;
+	}
 	int why = r == 0 ? refusal(ret) : 0;
 	if (why) {
 		proto_close_fds(fds, nfds);
@@ -189,6 +203,7 @@ again:
 	/* The answer to a HELLO sent ahead of this request comes first. */
 	if (r == 0 && self.hello_request && ret->hdr.request == self.hello_request && !nfds) {
 		self.hello_request = 0;
+		self.answered = ret->hdr.request;
 		r = hello_apply(ret);
 		if (r < 0) {
 			link_drop();
@@ -201,6 +216,7 @@ again:
 	if (r == 0 && self.owed && ret->hdr.request != request && ret->hdr.type == PROTO_STATUS &&
 	    !nfds) {
 		self.owed--;
+		self.answered = ret->hdr.request;
 		goto again;
 	}
 	if (r == 0 && ret->hdr.request != request)
@@ -210,6 +226,7 @@ again:
 		link_drop();
 		return r == -EPROTONOSUPPORT ? r : -EPROTO;
 	}
+	self.answered = request;
 	*ret_nfds = nfds;
 	return 0;
 }
@@ -268,6 +285,57 @@ static int link_open(uint32_t request, bool ahead)
 	return sent(proto_client_hello_send(self.sock, request));
 }
 
+/* CONTIG_GRANT: the token a Kubernetes device plugin put in this
+ * container's environment, 64 hex digits. 0 with the token, -ENOENT if
+ * there is none; a malformed one is a forged one (-EACCES). secure_getenv:
+ * a setuid program must not present its caller's. */
+static int grant_token(uint8_t ret[PROTO_GRANT_TOKEN])
+{
+	const char *e = secure_getenv("CONTIG_GRANT");
+
+	if (!e || !*e)
+		return -ENOENT;
+	if (strlen(e) != 2 * PROTO_GRANT_TOKEN)
+		return -EACCES;
+	for (unsigned i = 0; i < 2 * PROTO_GRANT_TOKEN; i++) {
+		char c = e[i];
+		int v = c >= '0' && c <= '9' ? c - '0' :
+			c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (v < 0)
+			return -EACCES;
+		if (i % 2 == 0)
+			ret[i / 2] = (uint8_t)(v << 4);
+		else
+			ret[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+static bool has_grant(void)
+{
+	const char *e = secure_getenv("CONTIG_GRANT");
+
+	return e && *e;
+}
+
+/* Bind the new session to the grant, before it holds anything: the
+ * daemon caps what all sessions of one grant hold. */
+static int grant_present(void)
+{
+	struct proto_grant g = { .op = PROTO_GRANT_USE };
+	struct proto_msg rep;
+	int r = grant_token(g.token);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = link_call(PROTO_GRANT, &g, sizeof(g), PROTO_STATUS, &rep);
+	if (r == 0 && rep.body.status.error)
+		r = -rep.body.status.error;
+	return r;
+}
+
 static int link_ensure(void)
 {
 	uint8_t buf[PROTO_MAX_MSG];
@@ -285,15 +353,48 @@ static int link_ensure(void)
 		r = link_recv(request, &rep, buf, fds, &nfds);
 	if (r == 0)
 		r = hello_apply(&rep);
+	if (r == 0)
+		r = grant_present();
 	if (r < 0 && self.sock >= 0)
 		link_drop();
 	return r;
+}
+
+/* A peer's close shows as a hang-up on our end at once (unix(7)), with
+ * replies maybe still queued: the session is over either way. Errors
+ * count as over: a miss costs a reconnect, a wrong "alive" a carved
+ * region from a page the pool no longer counts. */
+void link_check_hangup(void)
+{
+	struct pollfd pfd = { .events = POLLRDHUP };
+
+	pthread_mutex_lock(&self.lock);
+	pfd.fd = self.sock;
+	if (self.sock >= 0 &&
+	    (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))))
+		link_drop();
+	pthread_mutex_unlock(&self.lock);
+}
+
+uint64_t link_page_size(void)
+{
+	uint64_t ps = 0;
+
+	pthread_mutex_lock(&self.lock);
+	/* A HELLO sent ahead and not answered yet leaves an older figure. */
+	if (link_ensure() == 0 && !self.hello_request)
+		ps = self.page_size;
+	pthread_mutex_unlock(&self.lock);
+	return ps;
 }
 
 static int link_ensure_async(void)
 {
 	if (self.sock >= 0)
 		return 0;
+	/* The grant must be in place before the first request. */
+	if (has_grant())
+		return link_ensure();
 	return link_open(++self.next_request, true);
 }
 
@@ -385,6 +486,15 @@ static int link_recv_region(uint32_t request, void *fixed_va, struct region *ret
 		if (r < 0) {
 			err = r;
 			break;
+		}
+		/* The region's first chunks again: a restarted contigd sends
+		 * the whole reply again (see link_recv); they are the same
+		 * pages. */
+		if (m.hdr.type == PROTO_REGION && m.body.region.first < done &&
+		    chunk_matches(&head, &m.body.region, m.body.region.first)) {
+			proto_close_fds(fds, nfds);
+			nfds = 0;
+			continue;
 		}
 		if (m.hdr.type != PROTO_REGION || !chunk_matches(&head, &m.body.region, done)) {
 			proto_close_fds(fds, nfds);

@@ -47,6 +47,13 @@ void link_fork_child(void);
  * answered, and changes whenever a session ends. For a caller that holds
  * no link lock (whatever it learns may be stale at once). */
 uint64_t link_session_gen(void);
+/* End the session now if the daemon has closed it (a restart, a crash):
+ * whatever was of it goes stale at once. Takes the link's lock. */
+void link_check_hangup(void);
+
+/* The pool page size of the session, connecting if need be; 0 if there is
+ * no session or its figure is not known yet. */
+uint64_t link_page_size(void);
 
 /* Run an ALLOC or IMPORT (type, body) and map what comes back, at fixed_va
  * (MAP_FIXED_NOREPLACE) or anywhere, without recording it anywhere. A daemon

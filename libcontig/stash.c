@@ -47,16 +47,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
 
 #include "regions.h"
 #include "stash.h"
+#include "zero.h"
 
 #define STASH_KEEP  16                 /* entries at most */
 #define STASH_BYTES (64ull << 20)      /* and at most this much memory */
-#define NT_FROM     (8u << 20)         /* zero with streaming stores from here */
 #define ZERO_LOCKED (256u << 10)       /* zero under the regions lock up to here */
 #define ALIVE_NS    100000u            /* a hang-up check holds this long */
 
@@ -80,7 +77,16 @@ struct stash {
 	uint64_t stashed;           /* bytes the entries map */
 	struct stash_entry ents[STASH_KEEP];
 	_Atomic uint32_t nents;     /* stash_get peeks at it without the lock */
+	/* The installed table and its session, for the carve layer, which
+	 * reads them without a lock (pub_read): pub_gen is 0 while pub_slots
+	 * changes, and a generation is never used twice. */
+	_Atomic uint64_t pub_gen;
+	_Atomic(uint64_t *) pub_slots;
 };
+
+/* Entries take the lowest free slots, so they never reach the carve
+ * layer's (one per arena, at the top of the table). */
+static_assert(STASH_KEEP <= STASH_CARVE_SLOT0, "stash slots below the carve layer's");
 
 static struct stash self = {
 	.asking = PTHREAD_MUTEX_INITIALIZER, .enabled = -1, .table_sock = -1,
@@ -126,6 +132,8 @@ void stash_fork_child(void)
 	/* The child reads CONTIG_STASH again. */
 	atomic_store_explicit(&self.enabled, -1, memory_order_relaxed);
 	self.table = NULL;
+	atomic_store(&self.pub_gen, 0);
+	atomic_store(&self.pub_slots, NULL);
 	self.table_gen = self.refused_gen = 0;
 	self.table_sock = -1;
 	self.hung_up = false;
@@ -185,11 +193,19 @@ static bool session_hung_up(void)
 	return self.hung_up;
 }
 
-/* Forget the table (the regions lock held). */
+/* Forget the table (the regions lock held). The carve layer may still
+ * hold its address without a lock (stash_carve_table), so the range is not
+ * given up: fresh private memory replaces the daemon's page there, where a
+ * late write lands harmlessly and a late claim finds no id. That keeps a
+ * page of address space per session that ends, which a reconnect makes
+ * rare. */
 static void table_reset(void)
 {
-	if (self.table)
-		munmap(self.table, PROTO_STASH_BYTES);
+	atomic_store(&self.pub_gen, 0);
+	if (self.table &&
+	    mmap(self.table, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+		(void)madvise(self.table, PROTO_STASH_BYTES, MADV_DONTFORK);
 	self.table = NULL;
 	self.table_gen = 0;
 	self.table_sock = -1;
@@ -275,6 +291,8 @@ static bool table_install(uint64_t gen, const struct link_stash_table *t)
 		self.table = t->slots;
 		self.table_gen = gen;
 		self.table_sock = t->sock;
+		atomic_store(&self.pub_slots, t->slots);
+		atomic_store(&self.pub_gen, gen);
 	}
 	regions_unlock();
 	if (!ok)
@@ -282,27 +300,58 @@ static bool table_install(uint64_t gen, const struct link_stash_table *t)
 	return ok;
 }
 
-bool stash_want_table(const struct region *reg)
+/* Get session gen's table from the daemon unless it is here already or
+ * was refused. true: installed. */
+static bool want_table(uint64_t gen)
 {
 	struct link_stash_table t;
 	bool ready;
 	int r;
 
-	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled())
-		return false;
 	pthread_mutex_lock(&self.asking);
 	regions_lock();
-	ready = self.table && self.table_gen == reg->session_gen;
+	ready = self.table && self.table_gen == gen;
 	regions_unlock();
-	if (!ready && self.refused_gen != reg->session_gen) {
-		r = link_stash_table(reg->session_gen, &t);
+	if (!ready && self.refused_gen != gen) {
+		r = link_stash_table(gen, &t);
 		if (r == 0)
-			ready = table_install(reg->session_gen, &t);
+			ready = table_install(gen, &t);
 		else if (r != -ESTALE) /* (-ESTALE: not the session connected now) */
-			self.refused_gen = reg->session_gen;
+			self.refused_gen = gen;
 	}
 	pthread_mutex_unlock(&self.asking);
 	return ready;
+}
+
+bool stash_want_table(const struct region *reg)
+{
+	if (reg->shared || reg->mapped > STASH_BYTES || !stash_enabled())
+		return false;
+	return want_table(reg->session_gen);
+}
+
+/* The table of session gen, if it is the one installed. Sequentially
+ * consistent loads (plain loads on x86): slots read between two reads of
+ * the same nonzero generation is that generation's, since an install
+ * clears the generation before it changes slots. A stale address is
+ * harmless anyway: table_reset never unmaps one. */
+static uint64_t *pub_read(uint64_t gen)
+{
+	uint64_t *slots;
+
+	if (!gen || atomic_load(&self.pub_gen) != gen)
+		return NULL;
+	slots = atomic_load(&self.pub_slots);
+	return atomic_load(&self.pub_gen) == gen ? slots : NULL;
+}
+
+uint64_t *stash_carve_table(uint64_t gen, bool ask)
+{
+	uint64_t *slots = pub_read(gen);
+
+	if (!slots && ask && want_table(gen))
+		slots = pub_read(gen);
+	return slots;
 }
 
 void stash_flush(void)
@@ -337,29 +386,6 @@ static bool entry_fits(const struct stash_entry *e, const struct proto_alloc *a)
 		return false;
 	return a->node == PROTO_NODE_ANY || a->node == e->reg.node;
 }
-/* A region reused back to back is still in the caches, where memset is
- * fastest; past what they keep, streaming stores go at memory bandwidth
- * without reading every line in first (BENCHMARKS.md has both figures). */
-static void zero(void *p, uint64_t n)
-{
-#if defined(__x86_64__)
-	if (n >= NT_FROM) {
-		__m128i z = _mm_setzero_si128(), *q = p;
-		uint64_t whole = n & ~(uint64_t)63;
-		for (__m128i *end = (__m128i *)((char *)p + whole); q < end; q += 4) {
-			_mm_stream_si128(q, z);
-			_mm_stream_si128(q + 1, z);
-			_mm_stream_si128(q + 2, z);
-			_mm_stream_si128(q + 3, z);
-		}
-		_mm_sfence();
-		memset((char *)p + whole, 0, n - whole);
-		return;
-	}
-#endif
-	memset(p, 0, n);
-}
-
 int stash_get(const struct proto_alloc *a, void **ret)
 {
 	struct region reg;
@@ -400,10 +426,10 @@ int stash_get(const struct proto_alloc *a, void **ret)
 		reg.dirty = a->nbytes;
 	if (dirty > ZERO_LOCKED) {
 		regions_unlock();
-		zero((void *)reg.base, dirty);
+		zero_bytes((void *)reg.base, dirty);
 		regions_lock();
 	} else {
-		zero((void *)reg.base, dirty);
+		zero_bytes((void *)reg.base, dirty);
 	}
 	r = regions_insert(&reg);
 	regions_unlock();

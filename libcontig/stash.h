@@ -12,6 +12,10 @@
 #include "link.h"
 #include "proto.h"
 
+/* The carve layer's part of the table: slot STASH_CARVE_SLOT0 + i parks
+ * arena i's empty page, and the report lines (proto.h) follow the slots. */
+#define STASH_CARVE_SLOT0 (PROTO_STASH_SLOTS - PROTO_CARVE_LINES)
+
 /* Fork handlers (the asking lock; in the child, nothing stashed is left:
  * the table and the entries' pages are MADV_DONTFORK). */
 void stash_fork_prepare(void);
@@ -25,6 +29,13 @@ int stash_put(const struct region *reg);
 /* Ask the daemon for reg's session's table unless it was asked already
  * (no lock held). true: the table is here, stash_put may keep reg. */
 bool stash_want_table(const struct region *reg);
+/* The table of session gen, for the carve layer, without a lock: its
+ * address stays writable for the life of the process (a table that ends is
+ * replaced by private memory), so a late access is harmless, and only
+ * what the caller knows about gen decides what the slots mean. ask: get it
+ * from the daemon if it is not here (no lock held; CONTIG_STASH=0 does not
+ * matter). NULL if there is none. */
+uint64_t *stash_carve_table(uint64_t gen, bool ask);
 /* Hand out an entry that satisfies a, zeroed and back in the region index
  * (takes the regions lock): 0 and *ret, or -ENOENT. */
 int stash_get(const struct proto_alloc *a, void **ret);

@@ -28,6 +28,8 @@ static const size_t body_size[PROTO_TYPE_MAX] = {
 	[PROTO_LIST_REPLY] = sizeof(struct proto_list_reply),
 	[PROTO_STASH] = sizeof(struct proto_stash),
 	[PROTO_STASH_TABLE] = sizeof(struct proto_stash_table),
+	[PROTO_GRANT] = sizeof(struct proto_grant),
+	[PROTO_GRANT_REPLY] = sizeof(struct proto_grant_reply),
 };
 
 static const size_t table_item_size[PROTO_TABLE_MAX] = {
@@ -36,6 +38,8 @@ static const size_t table_item_size[PROTO_TABLE_MAX] = {
 	[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
 	[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
 	[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item),
+	[PROTO_TABLE_CGROUPS] = sizeof(struct proto_cgroup_item),
+	[PROTO_TABLE_GRANTS] = sizeof(struct proto_grant_item),
 };
 
 size_t proto_body_size(uint16_t type)
@@ -96,6 +100,11 @@ static int check_fields(const struct proto_msg *m, size_t nfds)
 		return 0;
 	case PROTO_STASH:
 		return b->stash.flags || b->stash.reserved ? -EBADMSG : 0;
+	case PROTO_GRANT:
+		if (b->grant.reserved || !b->grant.op || b->grant.op >= PROTO_GRANT_OP_MAX ||
+		    (b->grant.op == PROTO_GRANT_CREATE) != (b->grant.bytes != 0))
+			return -EBADMSG;
+		return 0;
 	case PROTO_STASH_TABLE:
 		if (b->stash_table.slots != PROTO_STASH_SLOTS ||
 		    b->stash_table.bytes != PROTO_STASH_BYTES)

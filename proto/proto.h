@@ -29,6 +29,9 @@
 
 /* Limits: every one of them is something a peer controls. */
 #define PROTO_MAX_MSG          32768u  /* bytes of one datagram, header included */
+/* A cgroup path in a table: longer ones (rare: Kubernetes' are under 200
+ * bytes) are cut and end in "...". */
+#define PROTO_CGROUP_MAX       256u
 #define PROTO_MAX_FDS          250u    /* fds in one datagram; SCM_MAX_FD is 253 */
 #define PROTO_MAX_REGION_PAGES 65536u  /* pool pages in one region */
 #define PROTO_MAX_NODES        64      /* NUMA node numbers 0..63 are valid */
@@ -51,6 +54,8 @@ enum proto_type {
 	PROTO_LIST_REPLY,   /* d->c */
 	PROTO_STASH,        /* c->d: the session's stash table; PROTO_STASH_TABLE */
 	PROTO_STASH_TABLE,  /* d->c: with one fd, the table's memfd */
+	PROTO_GRANT,        /* c->d: use, create or revoke a grant; PROTO_STATUS or PROTO_GRANT_REPLY */
+	PROTO_GRANT_REPLY,  /* d->c: a grant created */
 	PROTO_TYPE_MAX,
 };
 
@@ -83,7 +88,8 @@ enum proto_cache { PROTO_CACHED = 0, PROTO_NON_CACHED = 1, PROTO_WRITE_COMBINED 
 
 #define PROTO_ALLOC_NODE_STRICT (1u << 0) /* the preferred node or fail */
 #define PROTO_ALLOC_NOWAIT      (1u << 1) /* fail rather than wait for reclaim in flight */
-#define PROTO_ALLOC_FLAGS       (PROTO_ALLOC_NODE_STRICT | PROTO_ALLOC_NOWAIT)
+#define PROTO_ALLOC_CARVE       (1u << 2) /* one page the client carves small regions from */
+#define PROTO_ALLOC_FLAGS       (PROTO_ALLOC_NODE_STRICT | PROTO_ALLOC_NOWAIT | PROTO_ALLOC_CARVE)
 #define PROTO_NODE_ANY          (-1)
 
 struct proto_alloc {
@@ -181,6 +187,21 @@ static_assert(sizeof(struct proto_handle) == 32, "proto_handle");
 #define PROTO_STASH_SLOTS 64u
 #define PROTO_STASH_BYTES 4096u
 
+/*
+ * The same table carries the client's report of its carving, for
+ * contigctl: PROTO_CARVE_LINES cache lines from PROTO_CARVE_REPORT_OFF, the
+ * first little-endian uint64_t of line i the bytes of live carved regions
+ * of the client's arena i (each arena writes only its own line, so no line
+ * bounces between the client's threads). Untrusted: the daemon only shows
+ * the sum, capped at the bytes the session leased for carving.
+ */
+#define PROTO_CARVE_REPORT_OFF 512u
+#define PROTO_CARVE_LINES      8u
+#define PROTO_CARVE_LINE_BYTES 64u
+static_assert(PROTO_STASH_SLOTS * 8 <= PROTO_CARVE_REPORT_OFF, "carve report after the slots");
+static_assert(PROTO_CARVE_REPORT_OFF + PROTO_CARVE_LINES * PROTO_CARVE_LINE_BYTES <=
+	      PROTO_STASH_BYTES, "carve report inside the table");
+
 struct proto_stash {
 	uint32_t flags;    /* must be 0 */
 	uint32_t reserved;
@@ -193,12 +214,41 @@ struct proto_stash_table {
 };
 static_assert(sizeof(struct proto_stash_table) == 8, "proto_stash_table");
 
+/* Grants (the Kubernetes device plugin's): bytes that all sessions which
+ * present one unguessable token may hold together. Root creates and
+ * revokes; any session may present one, once, before its first request
+ * that holds memory. */
+#define PROTO_GRANT_TOKEN 32u
+enum proto_grant_op {
+	PROTO_GRANT_USE = 1,  /* token: bind this session to it (EACCES: unknown or revoked) */
+	PROTO_GRANT_CREATE,   /* bytes: a new grant; answered by PROTO_GRANT_REPLY */
+	PROTO_GRANT_REVOKE,   /* token: no more sessions, no more bytes (ENOENT: unknown) */
+	PROTO_GRANT_OP_MAX,
+};
+
+struct proto_grant {
+	uint32_t op;       /* enum proto_grant_op */
+	uint32_t reserved;
+	uint64_t bytes;    /* CREATE; else 0 */
+	uint8_t token[PROTO_GRANT_TOKEN]; /* USE, REVOKE; else 0 */
+};
+static_assert(sizeof(struct proto_grant) == 48, "proto_grant");
+
+struct proto_grant_reply {
+	uint64_t id;
+	uint64_t bytes;
+	uint8_t token[PROTO_GRANT_TOKEN];
+};
+static_assert(sizeof(struct proto_grant_reply) == 48, "proto_grant_reply");
+
 enum proto_table {
 	PROTO_TABLE_RUNS = 1,
 	PROTO_TABLE_REGIONS,
 	PROTO_TABLE_SESSIONS,
 	PROTO_TABLE_PAGES,
 	PROTO_TABLE_STATS,
+	PROTO_TABLE_CGROUPS,
+	PROTO_TABLE_GRANTS,
 	PROTO_TABLE_MAX,
 };
 
@@ -260,10 +310,11 @@ struct proto_region_item {
 	int32_t pid;
 	uint32_t uid;
 	uint32_t holders;  /* sessions holding it (shared regions: more than 1) */
-	uint32_t reserved;
+	uint32_t flags;    /* PROTO_REGION_ITEM_* */
 	char comm[16];
 };
 static_assert(sizeof(struct proto_region_item) == 104, "proto_region_item");
+#define PROTO_REGION_ITEM_CARVE (1u << 0) /* leased for carving (PROTO_ALLOC_CARVE) */
 
 struct proto_session_item {
 	uint64_t session_id;
@@ -274,8 +325,34 @@ struct proto_session_item {
 	uint32_t gid;
 	uint32_t regions;
 	char comm[16];
+	uint64_t carve_leased_bytes; /* pages leased for carving (counted by the daemon) */
+	uint64_t carve_in_use_bytes; /* of them, in live carved regions (the client's report, capped) */
+	char cgroup[PROTO_CGROUP_MAX]; /* the cgroup v2 path it connected from, NUL-terminated */
 };
-static_assert(sizeof(struct proto_session_item) == 56, "proto_session_item");
+static_assert(sizeof(struct proto_session_item) == 72 + PROTO_CGROUP_MAX, "proto_session_item");
+
+/* PROTO_TABLE_CGROUPS (root only): the cgroups that get a gauge (the root,
+ * each top-level cgroup, each path with a limit), with what the sessions at
+ * or below each hold. */
+struct proto_cgroup_item {
+	char path[PROTO_CGROUP_MAX];   /* NUL-terminated */
+	uint64_t bytes;                /* held at or below it */
+	uint64_t limit;                /* cgroup-max-bytes; UINT64_MAX: none */
+	uint32_t sessions;             /* connected from exactly it */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct proto_cgroup_item) == PROTO_CGROUP_MAX + 24, "proto_cgroup_item");
+
+/* PROTO_TABLE_GRANTS (root only): every live grant; never its token. */
+struct proto_grant_item {
+	uint64_t id;
+	uint64_t bytes;                /* the grant */
+	uint64_t held_bytes;           /* what its sessions hold now */
+	uint32_t sessions;
+	uint32_t flags;                /* PROTO_GRANT_ITEM_REVOKED */
+};
+static_assert(sizeof(struct proto_grant_item) == 32, "proto_grant_item");
+#define PROTO_GRANT_ITEM_REVOKED 1u
 
 /* PROTO_TABLE_STATS: one item per counter, named. */
 struct proto_stat_item {
@@ -300,6 +377,8 @@ union proto_body {
 	struct proto_list_reply list_reply;
 	struct proto_stash stash;
 	struct proto_stash_table stash_table;
+	struct proto_grant grant;
+	struct proto_grant_reply grant_reply;
 };
 
 /* A decoded message: header, body zero-extended to its full size, and for

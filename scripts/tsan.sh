@@ -3,7 +3,8 @@
 #
 # tsan.sh - build the project with ThreadSanitizer and run the integration
 # tests that use libcontig from several threads at once: core, shared, stash,
-# small and threads (the multi-threaded stress test). libcontig, the tests
+# carve (page granularity: arenas, lock-free lookups) and threads (the
+# multi-threaded stress test). libcontig, the tests
 # and the contigd they spawn are all instrumented, and any report fails the
 # run: halt_on_error makes the reporting process exit 66 at once, a test
 # program and contigd alike (the harness prints the daemon's log when it did
@@ -23,7 +24,7 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then
 	shift
 fi
 [ "${1:-}" = "--" ] && shift
-[ $# -gt 0 ] || set -- core shared stash small threads
+[ $# -gt 0 ] || set -- core shared stash carve threads
 
 # b_lundef=false: -fsanitize and -Wl,--no-undefined do not mix in shared
 # libraries (libcontig.so). clang (CC overrides it), as for the fuzz build:

@@ -452,6 +452,58 @@ static void test_command_line_wins(void **state)
 	assert_int_equal(config_load(write_conf("pool = 12Q\n"), &s, err, sizeof(err)), -EINVAL);
 }
 
+/* cgroup-max-bytes: repeatable, each line one limit; checked like the rest. */
+static void test_cgroup_limits(void **state)
+{
+	struct settings s;
+
+	(void)state;
+	settings_default(&s);
+	load_ok("cgroup-max-bytes = /kubepods.slice 4G\n"
+		"cgroup-max-bytes = /kubepods.slice/burst\t512M\n"
+		"cgroup-max-bytes = / 0\n",
+		&s);
+	assert_int_equal(s.cgroup_limits.n, 3);
+	assert_string_equal(s.cgroup_limits.l[0].path, "/kubepods.slice");
+	assert_int_equal(s.cgroup_limits.l[0].bytes, 4 * GiB);
+	assert_string_equal(s.cgroup_limits.l[1].path, "/kubepods.slice/burst");
+	assert_int_equal(s.cgroup_limits.l[1].bytes, 512 * MiB);
+	assert_string_equal(s.cgroup_limits.l[2].path, "/");
+	assert_int_equal(s.cgroup_limits.l[2].bytes, 0);
+
+	load_fails("cgroup-max-bytes = /a 1G\ncgroup-max-bytes = /a 2G\n", 2,
+		   "cgroup-max-bytes: '/a' given twice");
+	load_fails("cgroup-max-bytes = /a\n", 1, "cgroup-max-bytes: expected 'PATH SIZE': '/a'");
+	load_fails("cgroup-max-bytes = /a 1G extra\n", 1,
+		   "cgroup-max-bytes: expected 'PATH SIZE': '/a 1G extra'");
+	load_fails("cgroup-max-bytes = a/b 1G\n", 1,
+		   "cgroup-max-bytes: not a cgroup v2 path (as in /proc/PID/cgroup): 'a/b'");
+	load_fails("cgroup-max-bytes = /a/../b 1G\n", 1,
+		   "cgroup-max-bytes: not a cgroup v2 path (as in /proc/PID/cgroup): '/a/../b'");
+	load_fails("cgroup-max-bytes = /a/ 1G\n", 1,
+		   "cgroup-max-bytes: not a cgroup v2 path (as in /proc/PID/cgroup): '/a/'");
+	load_fails("cgroup-max-bytes = /a lots\n", 1, "cgroup-max-bytes: not a size: 'lots'");
+
+	/* The command line wins; the file's lines must still be valid. */
+	settings_default(&s);
+	assert_int_equal(config_apply(&s, "cgroup-max-bytes", "/x 1M", err, sizeof(err)), 0);
+	assert_int_equal(config_apply(&s, "cgroup-max-bytes", "/y 2M", err, sizeof(err)), 0);
+	assert_int_equal(config_load(write_conf("cgroup-max-bytes = /z 3M\n"), &s, err, sizeof(err)), 0);
+	assert_int_equal(s.cgroup_limits.n, 2);
+	assert_string_equal(s.cgroup_limits.l[1].path, "/y");
+	assert_int_equal(config_load(write_conf("cgroup-max-bytes = z 3M\n"), &s, err, sizeof(err)),
+			 -EINVAL);
+
+	/* More lines than the table holds: a clear refusal. */
+	char *text = malloc(80 * (TENANT_MAX_LIMITS + 1));
+	size_t len = 0;
+	assert_non_null(text);
+	for (int i = 0; i <= TENANT_MAX_LIMITS; i++)
+		len += (size_t)sprintf(text + len, "cgroup-max-bytes = /c%d 1M\n", i);
+	load_fails(text, TENANT_MAX_LIMITS + 1, "cgroup-max-bytes: more than 64 cgroup limits");
+	free(text);
+}
+
 /* ---- syntax ---- */
 
 static void test_comments_whitespace_blank_lines(void **state)
@@ -774,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_too_long_socket_and_too_many_ids),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_command_line_wins),
+		cmocka_unit_test(test_cgroup_limits),
 		cmocka_unit_test(test_comments_whitespace_blank_lines),
 		cmocka_unit_test(test_crlf_and_no_final_newline),
 		cmocka_unit_test(test_comment_only_at_line_start),

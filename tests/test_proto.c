@@ -110,6 +110,14 @@ static size_t valid_cases(struct msg_case *c)
 							    .bytes = PROTO_STASH_BYTES };
 	c[n].nfds = 1;
 	c[n++].body_len = sizeof(struct proto_stash_table);
+	c[n].type = PROTO_GRANT;
+	c[n].body.grant = (struct proto_grant){ .op = PROTO_GRANT_CREATE, .bytes = 64 << 20 };
+	c[n++].body_len = sizeof(struct proto_grant);
+	c[n].type = PROTO_GRANT_REPLY;
+	c[n].body.grant_reply = (struct proto_grant_reply){ .id = 7, .bytes = 64 << 20 };
+	for (size_t i = 0; i < PROTO_GRANT_TOKEN; i++)
+		c[n].body.grant_reply.token[i] = (uint8_t)(0x30 + i);
+	c[n++].body_len = sizeof(struct proto_grant_reply);
 	assert_int_equal(n, PROTO_TYPE_MAX - 1);
 	return n;
 }
@@ -384,6 +392,22 @@ static void test_reserved_and_ranges(void **state)
 	status.error = 4095;
 	assert_int_equal(try_body(PROTO_STATUS, &status, sizeof(status), 0), 0);
 
+	struct proto_grant grant = { .op = PROTO_GRANT_USE };
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), 0);
+	grant.reserved = 1;
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), -EBADMSG);
+	grant.reserved = 0;
+	grant.bytes = 1; /* only CREATE has bytes */
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), -EBADMSG);
+	grant.op = PROTO_GRANT_CREATE;
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), 0);
+	grant.bytes = 0; /* and must have them */
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), -EBADMSG);
+	grant.op = 0;
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), -EBADMSG);
+	grant.op = PROTO_GRANT_OP_MAX;
+	assert_int_equal(try_body(PROTO_GRANT, &grant, sizeof(grant), 0), -EBADMSG);
+
 	assert_int_equal(try_body(PROTO_QUERY, &query, sizeof(query), 0), 0);
 	query.reserved = 1;
 	assert_int_equal(try_body(PROTO_QUERY, &query, sizeof(query), 0), -EBADMSG);
@@ -582,6 +606,8 @@ static void test_list_reply_items(void **state)
 		[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
 		[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
 		[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item),
+		[PROTO_TABLE_CGROUPS] = sizeof(struct proto_cgroup_item),
+		[PROTO_TABLE_GRANTS] = sizeof(struct proto_grant_item),
 	};
 	struct proto_list_reply lr;
 

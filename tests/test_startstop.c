@@ -361,6 +361,8 @@ static void test_sigkill_during_dig_then_restart(void **state)
 	assert_nr_back(r, before);
 	assert_int_equal(access(r->record, F_OK), -1);
 	ms = run_signal(r, SIGTERM, STOP_BOUND_MS, &status);
+	if (ms < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_dump(r);
 	assert_true(ms >= 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);

@@ -88,6 +88,9 @@ static void test_notify(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		setenv("NOTIFY_SOCKET", nsock, 1);
+		/* A unit without a file descriptor store (test_restart.c plays
+		 * one): a stop then gives everything back. */
+		setenv("FDSTORE", "0", 1);
 		unsetenv("LISTEN_FDS");
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, STDERR_FILENO);

@@ -5,11 +5,15 @@
  * there, so the invoking user cannot choose the server), and the stash table
  * a server sends (a memfd that is not exactly PROTO_STASH_BYTES, or not
  * sealed against shrinking and growing, is refused: the client runs without
- * a stash instead of taking SIGBUS on its first slot).
+ * a stash instead of taking SIGBUS on its first slot). The table serves two
+ * users in the client: the stash (whole-page regions, tried with carving
+ * off and 4 KiB "pages") and the carve layer, which parks an emptied page
+ * in it and writes its report there (tried with carving on, the default,
+ * and 2 MiB "pages": a leased page must be one the daemon could give).
  *
  * No contigd here: the servers are fakes this test controls, speaking just
- * enough of the protocol (HELLO, ALLOC, FREE, STASH) with 4 KiB "pages"
- * made of plain memfds.
+ * enough of the protocol (HELLO, ALLOC, FREE, STASH) with "pages" made of
+ * plain memfds.
  */
 #define _GNU_SOURCE
 #include <contig.h>
@@ -42,7 +46,8 @@
 #define NOBODY         65534
 #define DEFAULT_DIR    "/run/contigd"
 #define DEFAULT_SOCKET DEFAULT_DIR "/contigd.sock"
-#define FAKE_PS        4096u
+#define FAKE_PS        4096u        /* whole-page runs: one region, one page */
+#define FAKE_CARVE_PS  (2u << 20)   /* carving runs: the smallest pool page */
 
 static const char *setuid_client; /* argv[1]: tests/setuid-client */
 
@@ -293,6 +298,7 @@ static int table_fd(enum table_kind k)
 
 struct fake_counts {
 	int allocs, frees, stashes;
+	int carve_leases;          /* allocs flagged PROTO_ALLOC_CARVE */
 };
 
 static void reply(int conn, uint16_t type, uint32_t request, const void *body, size_t len,
@@ -308,8 +314,9 @@ static void reply(int conn, uint16_t type, uint32_t request, const void *body, s
 		assert_int_equal(r, 0);
 }
 
-/* One session's worth of a daemon, until the client hangs up. */
-static void fake_serve(int conn, enum table_kind kind, struct fake_counts *c)
+/* One session's worth of a daemon with pages of ps bytes, until the
+ * client hangs up. */
+static void fake_serve(int conn, enum table_kind kind, uint32_t ps, struct fake_counts *c)
 {
 	uint8_t buf[PROTO_MAX_MSG];
 	int fds[PROTO_MAX_FDS];
@@ -330,23 +337,24 @@ static void fake_serve(int conn, enum table_kind kind, struct fake_counts *c)
 		case PROTO_HELLO: {
 			struct proto_hello_reply h = { .version = PROTO_VERSION,
 						       .max_fds = PROTO_MAX_FDS,
-						       .page_size = FAKE_PS, .session_id = 1,
+						       .page_size = ps, .session_id = 1,
 						       .pool_bytes = 1 << 20 };
 			reply(conn, PROTO_HELLO_REPLY, rq, &h, sizeof(h), NULL, 0);
 			break;
 		}
 		case PROTO_ALLOC: {
-			assert_true(m.body.alloc.nbytes <= FAKE_PS);
+			assert_true(m.body.alloc.nbytes <= ps);
 			int page = memfd_create("fake-page", MFD_CLOEXEC);
 			assert_true(page >= 0);
-			assert_int_equal(ftruncate(page, FAKE_PS), 0);
+			assert_int_equal(ftruncate(page, ps), 0);
 			uint64_t id = next_id++;
 			struct proto_region r = { .region_id = id, .nbytes = m.body.alloc.nbytes,
-						  .phys = 0x100000000ull + id * FAKE_PS,
-						  .page_size = FAKE_PS, .npages = 1, .count = 1 };
+						  .phys = 0x100000000ull + id * ps,
+						  .page_size = ps, .npages = 1, .count = 1 };
 			reply(conn, PROTO_REGION, rq, &r, sizeof(r), &page, 1);
 			close(page);
 			c->allocs++;
+			c->carve_leases += (m.body.alloc.flags & PROTO_ALLOC_CARVE) != 0;
 			break;
 		}
 		case PROTO_FREE: {
@@ -372,10 +380,11 @@ static void fake_serve(int conn, enum table_kind kind, struct fake_counts *c)
 
 #define ROUNDS 4
 
-/* The client: allocate, touch, check and free a page ROUNDS times, and
- * leak no fd doing it (a refused table is closed). Exits 0 when all went
- * well. */
-static void client_main(const char *sock)
+/* The client: allocate, touch, check and free a 4 KiB region ROUNDS
+ * times, and leak no fd doing it (a refused table is closed). carve: with
+ * carving on (the default), else each region is a whole fake page. Exits 0
+ * when all went well. */
+static void client_main(const char *sock, bool carve)
 {
 	int fds_before = -1;
 
@@ -384,7 +393,10 @@ static void client_main(const char *sock)
 	signal(SIGSEGV, SIG_DFL);
 	setenv("CONTIG_SOCKET", sock, 1);
 	unsetenv("CONTIG_STASH");
-	unsetenv("CONTIG_SMALL_CACHE");
+	if (carve)
+		unsetenv("CONTIG_CARVE");
+	else
+		setenv("CONTIG_CARVE", "0", 1);
 	for (int i = 0; i < ROUNDS; i++) {
 		uint8_t *p = contig_alloc(FAKE_PS, CONTIG_MAX_ADDRESS);
 		if (!p)
@@ -402,7 +414,7 @@ static void client_main(const char *sock)
 	_exit(fd_count() == fds_before ? 0 : 5);
 }
 
-static void run_table(enum table_kind kind, struct fake_counts *c)
+static void run_table(enum table_kind kind, bool carve, struct fake_counts *c)
 {
 	char dir[] = "/tmp/contig-fake-XXXXXX", path[108];
 	int lfd, conn, status;
@@ -415,47 +427,55 @@ static void run_table(enum table_kind kind, struct fake_counts *c)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		client_main(path);
+		client_main(path, carve);
 	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 10000), 1);
 	conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(conn >= 0);
 	memset(c, 0, sizeof(*c));
-	fake_serve(conn, kind, c);
+	fake_serve(conn, kind, carve ? FAKE_CARVE_PS : FAKE_PS, c);
 	close(conn);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	close(lfd);
 	unlink(path);
 	rmdir(dir);
 	if (WIFSIGNALED(status))
-		fail_msg("table kind %d: the client died of signal %d (%s)", kind, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
+		fail_msg("table kind %d%s: the client died of signal %d (%s)", kind,
+			 carve ? ", carving" : "", WTERMSIG(status), strsignal(WTERMSIG(status)));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		fail_msg("table kind %d: the client exited with status 0x%x", kind, status);
+		fail_msg("table kind %d%s: the client exited with status 0x%x", kind,
+			 carve ? ", carving" : "", status);
+	/* Every region a lease to carve from, or none. */
+	assert_int_equal(c->carve_leases, carve ? c->allocs : 0);
 }
 
-/* The fake is a daemon the stash works with: one allocation reaches it,
- * the rest are reuses. */
+/* The fake is a daemon the table works with: one allocation reaches it,
+ * the rest are reuses, of the stashed page or of the parked one. */
 static void test_table_good(void **state)
 {
 	struct fake_counts c;
 
 	(void)state;
-	run_table(TABLE_GOOD, &c);
-	assert_int_equal(c.stashes, 1);
-	assert_int_equal(c.allocs, 1);
-	assert_int_equal(c.frees, 0);
+	for (int carve = 0; carve < 2; carve++) {
+		run_table(TABLE_GOOD, carve, &c);
+		assert_int_equal(c.stashes, 1);
+		assert_int_equal(c.allocs, 1);
+		assert_int_equal(c.frees, 0);
+	}
 }
 
 static void expect_refused(enum table_kind kind)
 {
 	struct fake_counts c;
 
-	run_table(kind, &c);
-	/* Asked once per session, refused, and every region went back. */
-	assert_int_equal(c.stashes, 1);
-	assert_int_equal(c.allocs, ROUNDS);
-	assert_int_equal(c.frees, ROUNDS);
+	for (int carve = 0; carve < 2; carve++) {
+		run_table(kind, carve, &c);
+		/* Asked once per session, refused, and every region (or
+		 * emptied page) went back: nothing kept without a table. */
+		assert_int_equal(c.stashes, 1);
+		assert_int_equal(c.allocs, ROUNDS);
+		assert_int_equal(c.frees, ROUNDS);
+	}
 }
 
 static void test_table_empty(void **state)

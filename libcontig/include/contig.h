@@ -50,9 +50,22 @@ struct contig_pool_info {          /* may grow at the end; callers zero it */
 };
 
 /*
+ * Granularity. A request smaller than a pool page (2 MiB or 1 GiB) that
+ * is not CONTIG_SHAREABLE is carved, in this process, from pool
+ * pages it leases from contigd; its size is rounded up to a multiple of
+ * 4 KiB. A carved region keeps every promise of any other: 4 KiB aligned,
+ * physically contiguous, zeroed, every constraint met on every byte,
+ * contig_phys_addr on any byte, and never visible to another process (a
+ * leased page is mapped here alone). A page whose carved regions are all
+ * freed goes back to the pool; contigd can take one it idles at any time.
+ * Larger requests, and CONTIG_SHAREABLE ones, get whole pool pages.
+ * CONTIG_CARVE=0 in the environment turns carving off: whole pages for
+ * every region, as before page granularity.
+ *
  * Allocate nbytes of zeroed memory, physically contiguous, every byte at or
- * below highest_acceptable_address. Returns a pool-page-aligned address, or
- * NULL with errno. The caller must not touch memory past nbytes.
+ * below highest_acceptable_address. Returns a 4 KiB-aligned address (a
+ * pool-page-aligned one when not carved), or NULL with errno. The caller
+ * must not touch memory past nbytes.
  */
 void *contig_alloc(size_t nbytes, uint64_t highest_acceptable_address);
 
@@ -80,6 +93,20 @@ void *contig_alloc_node_strict(size_t nbytes, uint64_t lowest_acceptable_address
 			       uint64_t boundary_address_multiple, enum contig_cache cache_type,
 			       int node);
 
+#define CONTIG_SHAREABLE   (1u << 0)  /* whole pool pages: the region can be exported */
+#define CONTIG_NODE_STRICT (1u << 1)  /* that node or ENOMEM */
+
+/*
+ * The call every other allocation is (node CONTIG_NODE_ANY, flags 0 for
+ * contig_alloc*; CONTIG_NODE_STRICT for contig_alloc_node_strict). node is
+ * CONTIG_NODE_ANY for no preference, else 0..63; CONTIG_NODE_STRICT needs a
+ * node. Unknown flag bits: EINVAL. The cache type is CONTIG_CACHED (the only
+ * one that can be honoured).
+ */
+void *contig_alloc_flags(size_t nbytes, uint64_t lowest_acceptable_address,
+			 uint64_t highest_acceptable_address,
+			 uint64_t boundary_address_multiple, int node, unsigned flags);
+
 /*
  * Free a region (drop this process's reference to a shared one). NULL, and
  * anything that is not the base of a live region, is ignored. When it
@@ -105,6 +132,9 @@ int contig_query_node(int node, struct contig_pool_info *info);
  * which must be aligned to the pool page size (EINVAL) and free (EEXIST).
  * Each importer holds its own reference, dropped by contig_free or its exit.
  * A dead, revoked or forged handle: ENOENT; not allowed: EACCES.
+ * A carved region cannot be exported (ENOTSUP): another process can only
+ * map whole pool pages, and its page holds this process's other regions,
+ * which the importer would see. Allocate with CONTIG_SHAREABLE to share.
  */
 struct contig_handle {
 	uint8_t opaque[32];
@@ -116,7 +146,8 @@ int contig_revoke(const struct contig_handle *handle);
 
 /*
  * Where a live region lies: its base, its size as asked, the size mapped
- * (whole pool pages), the pool page size and the physical address of its
+ * (whole pool pages; for a carved region its size rounded up to 4 KiB),
+ * the pool page size and the physical address of its
  * first byte. 0, or -1 with errno (ENOENT: not inside a live region).
  */
 struct contig_region_info {

@@ -9,7 +9,11 @@
  * coloured on a pty), stats --prometheus must be valid exposition format,
  * an unprivileged caller must see the pool but none of root's regions or
  * sessions, errors must exit with their documented codes, and the session
- * table must be read across several reply datagrams.
+ * table must be read across several reply datagrams. Last, a raw client
+ * leases pages for carving (PROTO_ALLOC_CARVE) and writes its carve report:
+ * clients, regions and stats show what it leased and, capped at that, what
+ * it reports, through free, import, stash take-back and session end; and a
+ * libcontig client that carves (the default) is shown as it carves.
  */
 #define _GNU_SOURCE
 #include <contig.h>
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +39,7 @@
 
 #include <cmocka.h>
 
+#include "client.h"
 #include "ctl.h"
 #include "expo.h"
 #include "harness.h"
@@ -139,6 +145,10 @@ static uint64_t spec_bytes(const struct spec *s)
 
 static void client_main(const struct client *c, int rep_w, int go_r)
 {
+	/* Whole daemon regions only: these tests hold contigctl's listings to
+	 * each allocation one to one. Carving (the default) has its own test,
+	 * test_carve. */
+	setenv("CONTIG_CARVE", "0", 1);
 	prctl(PR_SET_NAME, c->comm);
 	if (c->uid && (setgroups(0, NULL) < 0 || setgid(c->uid) < 0 || setuid(c->uid) < 0))
 		_exit(100);
@@ -734,6 +744,7 @@ static const char *const stat_names[] = {
 	"revoke_errors", "quarantined", "pinned", "pin_failures", "phys_changed", "lost",
 	"audits", "wrong_node", "audit_moved", "imports", "exports", "protocol_errors",
 	"sessions_total", "repair_looked", "repair_swapped", "stash_taken", "stash_bogus",
+	"carve_leased_bytes", "carve_in_use_bytes",
 };
 
 /* What the daemon's log says: lines containing text, and the sum of the
@@ -807,6 +818,9 @@ static void test_stats_json(void **state)
 	assert_int_equal(j_u64(st, "protocol_errors"), 0);
 	assert_int_equal(j_u64(st, "stash_taken"), 0);
 	assert_int_equal(j_u64(st, "stash_bogus"), 0);
+	/* The clients carve nothing (CONTIG_CARVE=0 in client_main). */
+	assert_int_equal(j_u64(st, "carve_leased_bytes"), 0);
+	assert_int_equal(j_u64(st, "carve_in_use_bytes"), 0);
 	/* Repair: what its log lines say it looked at and swapped. */
 	assert_int_equal(j_u64(st, "repair_looked"),
 			 log_sum("repair: looked at", "looked at ", &rounds));
@@ -1099,6 +1113,348 @@ static void test_after_exit(void **state)
 	json_free(s);
 }
 
+/* ---- page granularity: pages a session leases for carving ---- */
+
+struct raw_session {
+	int fd;
+	uint64_t id;
+	uint32_t request;
+	uint8_t buf[PROTO_MAX_MSG];
+};
+
+static void raw_open(struct raw_session *r)
+{
+	struct proto_hello_reply h;
+
+	r->fd = proto_client_connect(d.socket, 5);
+	assert_true(r->fd >= 0);
+	r->request = 1;
+	assert_int_equal(proto_client_hello(r->fd, 5000, r->request++, r->buf, &h), 0);
+	r->id = h.session_id;
+}
+
+/* A request whose reply is want, with fds (the caller's, *ret_nfds). */
+static void raw_fd_call(struct raw_session *r, uint16_t type, const void *body, size_t len,
+			uint16_t want, struct proto_msg *m, int *fds, size_t *ret_nfds)
+{
+	uint32_t req = r->request++;
+	ssize_t n;
+
+	assert_int_equal(proto_client_send(r->fd, type, req, body, len), 0);
+	n = proto_client_recv(r->fd, 5000, r->buf, sizeof(r->buf), fds, ret_nfds);
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(r->buf, (size_t)n, *ret_nfds, m), 0);
+	assert_int_equal(proto_client_reply(m, req, want), 0);
+}
+
+/* 4 KiB with flags: one page, whose fd is closed at once. The region id. */
+static uint64_t raw_alloc_page(struct raw_session *r, uint32_t flags)
+{
+	struct proto_alloc a = { .nbytes = 4096, .highest = UINT64_MAX, .node = PROTO_NODE_ANY,
+				 .flags = flags };
+	int fds[PROTO_MAX_FDS];
+	struct proto_msg m;
+	size_t nfds;
+
+	raw_fd_call(r, PROTO_ALLOC, &a, sizeof(a), PROTO_REGION, &m, fds, &nfds);
+	proto_close_fds(fds, nfds);
+	assert_int_equal(m.body.region.npages, 1);
+	assert_int_equal(nfds, 1);
+	return m.body.region.region_id;
+}
+
+/* A request answered by a STATUS: its error (0: done). */
+static int32_t raw_status_of(struct raw_session *r, uint16_t type, const void *body, size_t len)
+{
+	struct proto_msg m;
+	int rc = proto_client_call(r->fd, 5000, r->request++, type, body, len, PROTO_STATUS, r->buf,
+				   &m);
+
+	return rc < 0 ? rc : (int32_t)m.body.status.error;
+}
+
+struct carve_row {
+	uint64_t bytes, leased, in_use;
+};
+
+/* What contigctl clients --json shows for session id (which must be listed). */
+static struct carve_row carve_row_of(uint64_t id)
+{
+	struct json *cl = ctl_json("clients");
+	const struct json *a = j_arr(cl, "clients");
+	struct carve_row row = { 0 };
+	bool found = false;
+
+	for (size_t i = 0; i < a->n; i++) {
+		const struct json *s = &a->items[i];
+		if (j_u64(s, "session") != id)
+			continue;
+		row = (struct carve_row){ j_u64(s, "bytes"), j_u64(s, "carve_leased_bytes"),
+					  j_u64(s, "carve_in_use_bytes") };
+		found = true;
+	}
+	json_free(cl);
+	if (!found)
+		fail_msg("session %" PRIu64 " is not listed", id);
+	return row;
+}
+
+static void expect_carve(uint64_t id, uint64_t bytes, uint64_t leased, uint64_t in_use)
+{
+	struct carve_row row = carve_row_of(id);
+	struct json *s = ctl_json("stats");
+	const struct json *st = j_obj(s, "stats");
+
+	if (row.bytes != bytes || row.leased != leased || row.in_use != in_use)
+		fail_msg("session %" PRIu64 ": bytes %" PRIu64 ", carve leased %" PRIu64 ", in use "
+			 "%" PRIu64 "; expected %" PRIu64 ", %" PRIu64 ", %" PRIu64, id, row.bytes,
+			 row.leased, row.in_use, bytes, leased, in_use);
+	/* This session is the only one that carves: the totals are its own. */
+	assert_int_equal(j_u64(st, "carve_leased_bytes"), leased);
+	assert_int_equal(j_u64(st, "carve_in_use_bytes"), in_use);
+	json_free(s);
+}
+
+/* The regions listing: is region id there, and a carve lease? */
+static void expect_region_carve(uint64_t id, bool carve)
+{
+	struct json *rg = ctl_json("regions");
+	const struct json *a = j_arr(rg, "regions");
+	bool found = false;
+
+	for (size_t i = 0; i < a->n; i++) {
+		if (j_u64(&a->items[i], "id") != id)
+			continue;
+		found = true;
+		assert_int_equal(j_bool(&a->items[i], "carve"), carve);
+	}
+	if (!found)
+		fail_msg("region %" PRIu64 " is not listed", id);
+	json_free(rg);
+}
+
+static void report_set(uint64_t *const line[PROTO_CARVE_LINES], const uint64_t *v)
+{
+	for (uint32_t i = 0; i < PROTO_CARVE_LINES; i++)
+		__atomic_store_n(line[i], v[i], __ATOMIC_RELAXED);
+}
+
+static void test_carve(void **state)
+{
+	struct raw_session rs, imp;
+	uint64_t *line[PROTO_CARVE_LINES];
+	int fds[PROTO_MAX_FDS];
+	struct proto_msg m;
+	size_t nfds;
+	struct ctl_out r;
+	char want[64];
+
+	(void)state;
+	raw_open(&rs);
+	uint64_t carve_a = raw_alloc_page(&rs, PROTO_ALLOC_CARVE);
+	uint64_t plain = raw_alloc_page(&rs, 0);
+	uint64_t carve_b = raw_alloc_page(&rs, PROTO_ALLOC_CARVE | PROTO_ALLOC_NOWAIT);
+
+	/* Counted by the daemon; no table yet, so nothing reported in use. */
+	expect_carve(rs.id, 3 * PS, 2 * PS, 0);
+	expect_region_carve(carve_a, true);
+	expect_region_carve(plain, false);
+	expect_region_carve(carve_b, true);
+
+	/* The stash table, and its carve report lines. */
+	struct proto_stash sreq = { 0 };
+	raw_fd_call(&rs, PROTO_STASH, &sreq, sizeof(sreq), PROTO_STASH_TABLE, &m, fds, &nfds);
+	assert_int_equal(nfds, 1);
+	uint8_t *table = mmap(NULL, PROTO_STASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	assert_true(table != MAP_FAILED);
+	close(fds[0]);
+	for (uint32_t i = 0; i < PROTO_CARVE_LINES; i++)
+		line[i] = (uint64_t *)(void *)(table + PROTO_CARVE_REPORT_OFF +
+					       (size_t)i * PROTO_CARVE_LINE_BYTES);
+	expect_carve(rs.id, 3 * PS, 2 * PS, 0);
+
+	/* The sum of the lines, the last one included. */
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ 4096, 0, 0, 12288, 0, 0, 0, 8192 });
+	expect_carve(rs.id, 3 * PS, 2 * PS, 24576);
+
+	/* The text shows the same: the session's carve columns, the marks. */
+	const char *const cargs[] = { "--socket", d.socket, "clients", NULL };
+	assert_int_equal(ctl_run(&r, NULL, cargs), 0);
+	assert_int_equal(r.status, 0);
+	snprintf(want, sizeof(want), "%9s %12s %10s  ", "6 MiB", "4 MiB", "24 KiB");
+	assert_non_null(strstr(r.out, want));
+	ctl_free(&r);
+	const char *const rargs[] = { "--socket", d.socket, "regions", NULL };
+	assert_int_equal(ctl_run(&r, NULL, rargs), 0);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "; 2 (carve) leased for carving"));
+	ctl_free(&r);
+
+	/* A client may write anything: more than it leased, or lines whose
+	 * sum wraps (to 96 bytes here, in 64 bits): shown as what it leased. */
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ 0, 0, 0, 0, 0, 3 * PS, 0, 0 });
+	expect_carve(rs.id, 3 * PS, 2 * PS, 2 * PS);
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ 4096, UINT64_MAX - 3999 });
+	expect_carve(rs.id, 3 * PS, 2 * PS, 2 * PS);
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ UINT64_MAX, 0, 0, 0, 0, 0, 0, 1 });
+	expect_carve(rs.id, 3 * PS, 2 * PS, 2 * PS);
+
+	/* FREE: one page less leased, and the cap follows it. */
+	struct proto_free fr = { .region_id = carve_a };
+	assert_int_equal(raw_status_of(&rs, PROTO_FREE, &fr, sizeof(fr)), 0);
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ 0, 0, 0, 0, 0, 0, 0, 3 * PS });
+	expect_carve(rs.id, 2 * PS, PS, PS);
+	report_set(line, (const uint64_t[PROTO_CARVE_LINES]){ 0, 8192 });
+	expect_carve(rs.id, 2 * PS, PS, 8192);
+
+	/* An importer holds the same carve page, and counts it while it
+	 * does: its own report is empty (it has no table). */
+	struct proto_export ex = { .region_id = carve_b };
+	struct proto_msg hm;
+	assert_int_equal(proto_client_call(rs.fd, 5000, rs.request++, PROTO_EXPORT, &ex, sizeof(ex),
+					   PROTO_HANDLE, rs.buf, &hm), 0);
+	struct proto_handle h = hm.body.handle;
+	raw_open(&imp);
+	raw_fd_call(&imp, PROTO_IMPORT, &h, sizeof(h), PROTO_REGION, &m, fds, &nfds);
+	proto_close_fds(fds, nfds);
+	assert_int_equal(m.body.region.region_id, carve_b);
+	struct carve_row ir = carve_row_of(imp.id);
+	assert_int_equal(ir.bytes, PS);
+	assert_int_equal(ir.leased, PS);
+	assert_int_equal(ir.in_use, 0);
+	fr.region_id = carve_b;
+	assert_int_equal(raw_status_of(&imp, PROTO_FREE, &fr, sizeof(fr)), 0);
+	ir = carve_row_of(imp.id);
+	assert_int_equal(ir.bytes + ir.leased + ir.in_use, 0);
+	close(imp.fd);
+	expect_carve(rs.id, 2 * PS, PS, 8192);
+
+	/* Taken back from the stash (the session's QUERY takes its own). */
+	int64_t taken = raw_stat(d.socket, "stash_taken");
+	__atomic_store_n((uint64_t *)(void *)table, carve_b, __ATOMIC_RELEASE);
+	struct proto_query q = { .node = PROTO_NODE_ANY };
+	assert_int_equal(proto_client_call(rs.fd, 5000, rs.request++, PROTO_QUERY, &q, sizeof(q),
+					   PROTO_POOL_INFO, rs.buf, &m), 0);
+	assert_int_equal(raw_stat(d.socket, "stash_taken"), taken + 1);
+	expect_carve(rs.id, PS, 0, 0);
+	expect_region_carve(plain, false);
+
+	/* The session ends holding a carve page: nothing left counted. */
+	uint64_t carve_c = raw_alloc_page(&rs, PROTO_ALLOC_CARVE);
+	expect_region_carve(carve_c, true);
+	expect_carve(rs.id, 2 * PS, PS, 8192);
+	munmap(table, PROTO_STASH_BYTES);
+	close(rs.fd);
+	struct json *s = NULL;
+	for (int i = 0; i < 100; i++) {
+		json_free(s);
+		s = ctl_json("stats");
+		if (j_u64(j_obj(s, "stats"), "carve_leased_bytes") == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(j_u64(j_obj(s, "stats"), "carve_leased_bytes"), 0);
+	assert_int_equal(j_u64(j_obj(s, "stats"), "carve_in_use_bytes"), 0);
+	json_free(s);
+}
+
+/* ---- the same, as libcontig carves ---- */
+
+static const uint64_t carved_sizes[] = { 4096, 64 << 10, 12 << 10 };
+#define CARVED_BYTES ((4096 + (64 << 10) + (12 << 10)))
+
+/* Carve the sizes above, say so (1) or not (0) on rep_w, wait for a byte
+ * on go_r, free them all, say so again, and wait for go_r to close. */
+static void carver_main(int rep_w, int go_r)
+{
+	void *p[sizeof(carved_sizes) / sizeof(carved_sizes[0])];
+	char ok = 1, ch;
+
+	prctl(PR_SET_NAME, "cli-carver");
+	unsetenv("CONTIG_CARVE");
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		p[i] = contig_alloc(carved_sizes[i], CONTIG_MAX_ADDRESS);
+		ok &= p[i] != NULL;
+	}
+	if (write(rep_w, &ok, 1) != 1 || read(go_r, &ch, 1) != 1)
+		_exit(1);
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+		contig_free(p[i]);
+	if (write(rep_w, &ok, 1) != 1)
+		_exit(1);
+	while (read(go_r, &ch, 1) > 0)
+		;
+	_exit(0);
+}
+
+/* The carve regions pid holds (its session's, as the listing shows them). */
+static uint64_t carve_regions_of(pid_t pid)
+{
+	struct json *rg = ctl_json("regions");
+	const struct json *a = j_arr(rg, "regions");
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += j_i64(&a->items[i], "pid") == pid && j_bool(&a->items[i], "carve");
+	json_free(rg);
+	return n;
+}
+
+static void test_carve_libcontig(void **state)
+{
+	int rep[2], go[2];
+	uint64_t session, pages;
+	char ok = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(rep[0]);
+		close(go[1]);
+		carver_main(rep[1], go[0]);
+	}
+	close(rep[1]);
+	close(go[0]);
+	assert_int_equal(read(rep[0], &ok, 1), 1);
+	assert_int_equal(ok, 1);
+
+	/* Its regions are carved from whole pages it leases: the daemon counts
+	 * the pages, the client reports exactly what it carved. */
+	struct json *cl = ctl_json("clients");
+	session = session_of(cl, pid);
+	json_free(cl);
+	assert_int_not_equal(session, 0);
+	pages = carve_regions_of(pid);
+	assert_true(pages >= 1);
+	expect_carve(session, pages * PS, pages * PS, CARVED_BYTES);
+
+	/* All freed: nothing in use; a page it parks for reuse stays leased
+	 * until the daemon takes it. */
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(read(rep[0], &ok, 1), 1);
+	pages = carve_regions_of(pid);
+	expect_carve(session, pages * PS, pages * PS, 0);
+
+	close(go[1]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(rep[0]);
+	struct json *s = NULL;
+	for (int i = 0; i < 100; i++) {
+		json_free(s);
+		s = ctl_json("stats");
+		if (j_u64(j_obj(s, "stats"), "carve_leased_bytes") == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(j_u64(j_obj(s, "stats"), "carve_leased_bytes"), 0);
+	assert_int_equal(j_u64(j_obj(s, "stats"), "carve_in_use_bytes"), 0);
+	json_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1116,6 +1472,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_sessions_paginated),
 		cmocka_unit_test(test_after_exit),
+		cmocka_unit_test(test_carve),
+		cmocka_unit_test(test_carve_libcontig),
 	};
 	int failed = cmocka_run_group_tests_name("contigctl", tests, setup, teardown);
 

@@ -39,6 +39,7 @@
 #define NPAGES        (NREAL + NPLACEHOLDERS)
 #define NREGIONS      10000u
 #define NSESSIONS     1000u
+#define NCGROUPS      3u
 #define SELF_INDEX    500u
 #define STALE         (1ull << 62)
 #define LIST_BYTES    (PROTO_MAX_MSG - sizeof(struct proto_hdr) - sizeof(struct proto_list_reply))
@@ -70,8 +71,8 @@ static const char *const stat_names[] = {
 	"allocs", "frees", "fail_einval", "fail_enomem", "fail_edquot", "fail_eacces",
 	"fail_other", "waits", "bytes_served", "reclaims", "reclaim_ns", "revoke_errors",
 	"quarantined", "pinned", "pin_failures", "phys_changed", "lost", "audit_moved",
-	"imports", "exports", "protocol_errors", "sessions_total", "future_thing",
-	"weird-name.x",
+	"imports", "exports", "protocol_errors", "sessions_total", "carve_leased_bytes",
+	"carve_in_use_bytes", "future_thing", "weird-name.x",
 };
 #define NSTATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
@@ -83,6 +84,7 @@ static const uint32_t stride[PROTO_TABLE_MAX] = {
 	[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
 	[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
 	[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item) + 8,
+	[PROTO_TABLE_CGROUPS] = sizeof(struct proto_cgroup_item) + 8,
 };
 static const uint32_t known_size[PROTO_TABLE_MAX] = {
 	[PROTO_TABLE_RUNS] = sizeof(struct proto_run_item),
@@ -90,11 +92,12 @@ static const uint32_t known_size[PROTO_TABLE_MAX] = {
 	[PROTO_TABLE_SESSIONS] = sizeof(struct proto_session_item),
 	[PROTO_TABLE_PAGES] = sizeof(struct proto_page_item),
 	[PROTO_TABLE_STATS] = sizeof(struct proto_stat_item),
+	[PROTO_TABLE_CGROUPS] = sizeof(struct proto_cgroup_item),
 };
 static const uint32_t rows[PROTO_TABLE_MAX] = {
 	[PROTO_TABLE_RUNS] = 4, [PROTO_TABLE_REGIONS] = NREGIONS,
 	[PROTO_TABLE_SESSIONS] = NSESSIONS, [PROTO_TABLE_PAGES] = NPAGES,
-	[PROTO_TABLE_STATS] = NSTATS,
+	[PROTO_TABLE_STATS] = NSTATS, [PROTO_TABLE_CGROUPS] = NCGROUPS,
 };
 
 static uint32_t per_page(uint32_t table)
@@ -188,6 +191,7 @@ static void fill_region(uint32_t i, struct proto_region_item *it)
 	it->pid = 1000 + (int32_t)(i % 50);
 	it->uid = i % 50;
 	it->holders = 1 + i % 3;
+	it->flags = i % 7 == 3 ? PROTO_REGION_ITEM_CARVE : 0;
 	region_comm(i, it->comm);
 }
 
@@ -205,10 +209,29 @@ static void fill_session(uint32_t i, struct proto_session_item *it)
 	it->uid = i % 7;
 	it->gid = i % 5;
 	it->regions = i;
+	/* Every fourth session leases pages for carving, up to 3 of them, and
+	 * has some of them in carved regions (none in its first). */
+	it->carve_leased_bytes = i % 4 == 1 ? (uint64_t)(i % 3 + 1) * PS : 0;
+	it->carve_in_use_bytes = i % 4 == 1 ? (uint64_t)(i % 5) * 4096 : 0;
 	if (hostile)
 		snprintf(it->comm, sizeof(it->comm), "%s", hostile_strings[i % NHOSTILE]);
 	else
 		snprintf(it->comm, sizeof(it->comm), "sess-%u", i);
+}
+
+/* The root, a limited subtree, one with a quote and a backslash in its
+ * name (cgroup names may hold both), and a hostile one in hostile mode. */
+static void fill_cgroup(uint32_t i, struct proto_cgroup_item *it)
+{
+	static const char *const paths[NCGROUPS] = { "/", "/kubepods.slice", "/we\\ird\"x" };
+
+	if (hostile && i == NCGROUPS - 1)
+		snprintf(it->path, sizeof(it->path), "/%s", hostile_strings[0]);
+	else
+		snprintf(it->path, sizeof(it->path), "%s", paths[i]);
+	it->bytes = (uint64_t)(i + 1) * PS;
+	it->limit = i == 1 ? 64 * PS : UINT64_MAX;
+	it->sessions = i;
 }
 
 static void fill_stat(uint32_t i, struct proto_stat_item *it)
@@ -238,6 +261,7 @@ static void fill_row(uint32_t table, uint32_t i, void *it)
 	case PROTO_TABLE_REGIONS: fill_region(i, it); break;
 	case PROTO_TABLE_SESSIONS: fill_session(i, it); break;
 	case PROTO_TABLE_PAGES: fill_page(i, it); break;
+	case PROTO_TABLE_CGROUPS: fill_cgroup(i, it); break;
 	default: fill_stat(i, it); break;
 	}
 }
@@ -557,6 +581,7 @@ static void test_regions_10000(void **state)
 		assert_int_equal((int)j_i64(g, "pid"), w.pid);
 		assert_int_equal(j_u64(g, "uid"), w.uid);
 		assert_int_equal(j_u64(g, "holders"), w.holders);
+		assert_int_equal(j_bool(g, "carve"), !!(w.flags & PROTO_REGION_ITEM_CARVE));
 		memcpy(comm, w.comm, 16);
 		comm[16] = 0;
 		assert_string_equal(j_str(g, "comm"), comm);
@@ -688,9 +713,13 @@ static void test_clients_1000(void **state)
 	assert_int_equal(a->n, NSESSIONS);
 	for (uint32_t i = 0; i < NSESSIONS; i++) {
 		const struct json *s = &a->items[i];
+		struct proto_session_item w = { 0 };
+		fill_session(i, &w);
 		assert_int_equal(j_u64(s, "session"), session_id_of(i));
 		assert_int_equal(j_u64(s, "regions"), i);
 		assert_int_equal(j_u64(s, "bytes"), (uint64_t)i * PS);
+		assert_int_equal(j_u64(s, "carve_leased_bytes"), w.carve_leased_bytes);
+		assert_int_equal(j_u64(s, "carve_in_use_bytes"), w.carve_in_use_bytes);
 		if (j_bool(s, "self")) {
 			selves++;
 			assert_int_equal(i, SELF_INDEX);
@@ -698,6 +727,52 @@ static void test_clients_1000(void **state)
 	}
 	assert_int_equal(selves, 1);
 	json_free(j);
+}
+
+/* The carve columns of the clients text: sizes for a session that leases
+ * pages for carving, "-" for one that does not; and the mark of a carve
+ * region in the regions text, on its line and no other. */
+static void test_carve_text(void **state)
+{
+	const char *const args[] = { "--socket", fk.path, "clients", NULL };
+	const char *const rargs[] = { "--socket", fk.path, "regions", NULL };
+	size_t marked = 0, carve = 0;
+	struct ctl_out r;
+	char want[160];
+
+	(void)state;
+	assert_int_equal(ctl_run(&r, NULL, args), 0);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "CARVE LEASED"));
+	assert_non_null(strstr(r.out, "CARVE USED"));
+	/* Session 5: 3 pages leased, 0 carved; session 9: 1 page, 16 KiB. */
+	snprintf(want, sizeof(want), "%9s %12s %10s  ", "10 MiB", "6 MiB", "0 B");
+	assert_non_null(strstr(r.out, want));
+	snprintf(want, sizeof(want), "%9s %12s %10s  ", "18 MiB", "2 MiB", "16 KiB");
+	assert_non_null(strstr(r.out, want));
+	/* Session 0 leases none. */
+	snprintf(want, sizeof(want), "%9s %12s %10s  ", "0 B", "-", "-");
+	assert_non_null(strstr(r.out, want));
+	ctl_free(&r);
+
+	assert_int_equal(ctl_run(&r, NULL, rargs), 0);
+	assert_int_equal(r.status, 0);
+	for (uint32_t i = 0; i < NREGIONS; i++)
+		carve += i % 7 == 3;
+	for (const char *p = r.out; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = (size_t)(nl - p);
+		if (n > 9 && !memcmp(nl - 9, "  (carve)", 9)) {
+			uint64_t id = strtoull(p, NULL, 10);
+			assert_int_equal((uint32_t)id % 7, 3);
+			marked++;
+		}
+		p = nl + 1;
+	}
+	assert_int_equal(marked, carve);
+	snprintf(want, sizeof(want), "; %zu (carve) leased for carving", carve);
+	assert_non_null(strstr(r.out, want));
+	ctl_free(&r);
 }
 
 static void test_stats_pages(void **state)
@@ -722,12 +797,26 @@ static void test_stats_pages(void **state)
 		fail_msg("%s", err);
 	/* Counters we have no name for keep theirs. */
 	assert_int_equal(expo_value(r.out, "contig_future_thing_total", &v), 0);
+	assert_true(v == 24001);
+	/* The carve totals are figures of now: gauges, not counters. */
+	assert_int_equal(expo_value(r.out, "contig_carve_leased_bytes", &v), 0);
 	assert_true(v == 22001);
+	assert_int_equal(expo_value(r.out, "contig_carve_in_use_bytes", &v), 0);
+	assert_true(v == 23001);
+	assert_non_null(strstr(r.out, "# TYPE contig_carve_leased_bytes gauge\n"));
+	assert_non_null(strstr(r.out, "# TYPE contig_carve_in_use_bytes gauge\n"));
 	assert_int_equal(expo_value(r.out, "contig_weird_name_x_total", &v), 0);
 	/* Base units: reclaim_ns (index 10) in seconds. */
 	assert_int_equal(expo_value(r.out, "contig_reclaim_seconds_total", &v), 0);
 	assert_true(v > 10001e-9 * 0.999 && v < 10001e-9 * 1.001);
 	assert_non_null(strstr(r.out, "# TYPE contig_future_thing_total counter\n"));
+	/* Per cgroup: bytes for each, a limit where there is one; label
+	 * values escaped as the exposition format asks. */
+	assert_non_null(strstr(r.out, "contig_cgroup_bytes{cgroup=\"/\"} 2097152\n"));
+	assert_non_null(strstr(r.out, "contig_cgroup_bytes{cgroup=\"/kubepods.slice\"} 4194304\n"));
+	assert_non_null(strstr(r.out, "contig_cgroup_bytes{cgroup=\"/we\\\\ird\\\"x\"} 6291456\n"));
+	assert_non_null(strstr(r.out, "contig_cgroup_limit_bytes{cgroup=\"/kubepods.slice\"} 134217728\n"));
+	assert_null(strstr(r.out, "contig_cgroup_limit_bytes{cgroup=\"/\"}"));
 	ctl_free(&r);
 }
 
@@ -826,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_map_fragmented),
 		cmocka_unit_test(test_runs_placeholder),
 		cmocka_unit_test(test_clients_1000),
+		cmocka_unit_test(test_carve_text),
 		cmocka_unit_test(test_stats_pages),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_exit_codes),

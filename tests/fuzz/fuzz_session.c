@@ -621,7 +621,9 @@ static void cmd_burst(void)
 	for (uint32_t i = 0; i < n % 32u + 1; i++) {
 		switch (kind % 8) {
 		case 0:
-			send_alloc(c, (arg % 4u + 1) * PS, arg & 0x80 ? PROTO_ALLOC_NOWAIT : 0);
+			send_alloc(c, (arg % 4u + 1) * PS,
+				   (arg & 0x80 ? PROTO_ALLOC_NOWAIT : 0) |
+				   (arg & 0x40 ? PROTO_ALLOC_CARVE : 0));
 			break;
 		case 1: send_free(c, pick_id(c, arg, i)); break;
 		case 2: send_query(c); break;
@@ -889,6 +891,25 @@ static void cmd_fd_msg(void)
 		close(probe[0]);
 }
 
+/* ---- the carve report, which the client writes as it likes ---- */
+
+static void cmd_carve_report(void)
+{
+	struct client *c = pick_conn();
+	uint8_t line;
+	uint64_t v;
+
+	if (!c || !take(&line, 1) || !take(&v, 8) || !c->stash)
+		return;
+	for (uint32_t i = 0; i < PROTO_CARVE_LINES; i++) {
+		if (!(line & 0x80) && i != line % PROTO_CARVE_LINES)
+			continue;
+		uint64_t *at = (uint64_t *)(void *)((uint8_t *)c->stash + PROTO_CARVE_REPORT_OFF +
+						    (size_t)i * PROTO_CARVE_LINE_BYTES);
+		__atomic_store_n(at, v, __ATOMIC_RELAXED);
+	}
+}
+
 static void run_command(uint8_t cmd)
 {
 	uint8_t n;
@@ -917,6 +938,7 @@ static void run_command(uint8_t cmd)
 	case FZ_TAKE: cmd_take(); break;
 	case FZ_ACCESS: cmd_access(); break;
 	case FZ_FD_MSG: cmd_fd_msg(); break;
+	case FZ_CARVE_REPORT: cmd_carve_report(); break;
 	}
 }
 
@@ -1057,6 +1079,7 @@ static void teardown(void)
 {
 	fake_gate(&H.fb, true); /* reclaim_stop joins the threads */
 	server_close_all(&H.srv);
+	server_fini(&H.srv);
 	repair_stop(&H.srv.repair);
 	close(H.srv.listen_fd);
 	pool_destroy(&H.srv.pool);

@@ -2,11 +2,14 @@
 /*
  * fuzz_session_check.c - the rules the session fuzzer holds the daemon to.
  *
- * check_state, after every command: extent_pool_check; every USED page in
+ * check_state, after every command: pool_check and server_check (the
+ * daemon's own); extent_pool_check; every USED page in
  * exactly one live region, at the region's contiguous addresses; leases on
  * both lists, held by live sessions; each session's and each uid's region
  * and byte counts equal to what its leases add up to and within quota;
- * sessions past HELLO within max-sessions and uid-max-sessions; page fds
+ * each session's bytes leased for carving those of the carve regions it
+ * holds, and what is shown of its carve report the saturating sum of the
+ * lines, capped at them; sessions past HELLO within max-sessions and uid-max-sessions; page fds
  * and states consistent (revoked pages have no file, live ones are where
  * the kernel put them); quarantine and reclaim counts; regions a holder
  * died holding go through quarantine when released.
@@ -36,7 +39,8 @@
  * hands zeroed pages on) a page file still in the pool is only ever that
  * page of that region; a new region reads zero and no region ever shows
  * another region's data; a client that is not root sees only its own uid's
- * sessions and regions.
+ * sessions and regions; no sessions row or stats page shows more bytes
+ * carved than leased for carving.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -257,9 +261,27 @@ static void uid_add(struct uid_sum *u, uint32_t *n, const struct session *s)
 	u[i].bytes += s->bytes;
 }
 
+/* What the daemon may show of a session's carve report: the saturating
+ * sum of every line of its table, at most what it leased for carving. */
+static uint64_t carve_shown_model(const struct session *s)
+{
+	const uint8_t *t = (const uint8_t *)s->stash.slots;
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; t && i < PROTO_CARVE_LINES; i++) {
+		uint64_t v = __atomic_load_n((const uint64_t *)(const void *)(t +
+				PROTO_CARVE_REPORT_OFF + (size_t)i * PROTO_CARVE_LINE_BYTES),
+					     __ATOMIC_RELAXED);
+		sum = __builtin_add_overflow(sum, v, &sum) ? UINT64_MAX : sum;
+	}
+	return sum < s->carve_bytes ? sum : s->carve_bytes;
+}
+
 /* Each session's counters are what its leases add up to, and within quota;
- * so are the sums per uid. Sessions count from accept (admission), and may
- * allocate exactly when the access lists say so. */
+ * so are the sums per uid; the bytes leased for carving are those of the
+ * carve regions it holds, and what is shown of its report is capped at
+ * them. Sessions count from accept (admission), and may allocate exactly
+ * when the access lists say so. */
 static void check_sessions(void)
 {
 	const struct limits *lim = &H.srv.limits;
@@ -272,7 +294,7 @@ static void check_sessions(void)
 		struct session *s = container_of(n, struct session, link);
 		struct list_node *ln, *lt;
 		uint32_t nleases = 0;
-		uint64_t bytes = 0;
+		uint64_t bytes = 0, carve = 0;
 
 		if (s->dead)
 			continue;
@@ -288,7 +310,18 @@ static void check_sessions(void)
 			CHECK(pool_lease_of(l->region, s) == l, "lease not on its region's list");
 			nleases++;
 			bytes += (uint64_t)l->region->npages * H.srv.pool.page_size;
+			if (l->region->carve)
+				carve += (uint64_t)l->region->npages * H.srv.pool.page_size;
 		}
+		CHECK(s->carve_bytes == carve && carve <= bytes, "session %llu counts %llu bytes "
+		      "leased for carving, holds %llu in carve regions of %llu",
+		      (unsigned long long)s->id, (unsigned long long)s->carve_bytes,
+		      (unsigned long long)carve, (unsigned long long)bytes);
+		/* Only this thread writes the report lines (FZ_CARVE_REPORT). */
+		CHECK(session_carve_in_use(s) == carve_shown_model(s), "session %llu: %llu carved "
+		      "bytes shown, the report and the cap say %llu", (unsigned long long)s->id,
+		      (unsigned long long)session_carve_in_use(s),
+		      (unsigned long long)carve_shown_model(s));
 		CHECK(s->nregions == nleases && s->bytes == bytes,
 		      "session %llu counts %u regions / %llu bytes, holds %u / %llu",
 		      (unsigned long long)s->id, s->nregions, (unsigned long long)s->bytes, nleases,
@@ -470,6 +503,7 @@ void check_state(void)
 
 	char why[256];
 	CHECK(pool_check(&H.srv.pool, why, sizeof(why)) == 0, "pool_check: %s", why);
+	CHECK(server_check(&H.srv, why, sizeof(why)) == 0, "server_check: %s", why);
 	check_regions(&used);
 	check_sessions();
 	check_pages();
@@ -712,10 +746,21 @@ static bool uid_holds(const struct region *rg, uid_t uid)
 	return false;
 }
 
+/* A stats row by name (the carve totals), or false. */
+static bool stat_row(const struct proto_stat_item *st, const char *name, uint64_t *v)
+{
+	if (strncmp(st->name, name, sizeof(st->name)))
+		return false;
+	*v = st->value;
+	return true;
+}
+
 static void check_list_reply(struct client *c, const struct proto_msg *m)
 {
 	const struct proto_list_reply *lr = &m->body.list_reply;
 	struct session *self = session_by_id(c->session_id);
+	uint64_t leased = 0, in_use = 0;
+	bool has_leased = false, has_in_use = false;
 
 	for (uint32_t i = 0; i < lr->count; i++) {
 		const uint8_t *it = m->items + (size_t)i * lr->item_size;
@@ -723,6 +768,24 @@ static void check_list_reply(struct client *c, const struct proto_msg *m)
 			struct proto_page_item pi;
 			memcpy(&pi, it, sizeof(pi));
 			CHECK(pi.state < EXTENT_STATE_MAX, "page item in state %u", pi.state);
+		}
+		/* Whatever a client wrote in its report, and whenever the row
+		 * was made: never more shown in use than leased for carving. */
+		if (lr->table == PROTO_TABLE_SESSIONS) {
+			struct proto_session_item si;
+			memcpy(&si, it, sizeof(si));
+			CHECK(si.carve_in_use_bytes <= si.carve_leased_bytes &&
+			      si.carve_leased_bytes <= si.bytes, "session %llu shown with %llu bytes "
+			      "carved of %llu leased for carving, of %llu",
+			      (unsigned long long)si.session_id,
+			      (unsigned long long)si.carve_in_use_bytes,
+			      (unsigned long long)si.carve_leased_bytes, (unsigned long long)si.bytes);
+		}
+		if (lr->table == PROTO_TABLE_STATS) {
+			struct proto_stat_item st;
+			memcpy(&st, it, sizeof(st));
+			has_leased |= stat_row(&st, "carve_leased_bytes", &leased);
+			has_in_use |= stat_row(&st, "carve_in_use_bytes", &in_use);
 		}
 		if (c->root || !self)
 			continue;
@@ -742,6 +805,10 @@ static void check_list_reply(struct client *c, const struct proto_msg *m)
 			      (unsigned)self->cred.uid, (unsigned long long)ri.region_id, (unsigned)ri.uid);
 		}
 	}
+	/* Both in one page (a cursor may start between them). */
+	CHECK(!has_leased || !has_in_use || in_use <= leased,
+	      "stats: %llu bytes carved of %llu leased for carving",
+	      (unsigned long long)in_use, (unsigned long long)leased);
 }
 
 /* The fds of a datagram are the files the daemon was seen to send in it. */
@@ -804,6 +871,14 @@ void check_reply(struct client *c, const uint8_t *buf, size_t len, int *fds, siz
 	case PROTO_POOL_INFO:
 		CHECK(m.body.pool_info.free_bytes <= m.body.pool_info.total_bytes, "free > total");
 		break;
+	case PROTO_GRANT_REPLY: {
+		/* A token nobody could guess: not all zero, at least. */
+		uint8_t any = 0;
+		for (unsigned i = 0; i < PROTO_GRANT_TOKEN; i++)
+			any |= m.body.grant_reply.token[i];
+		CHECK(any && m.body.grant_reply.bytes && m.body.grant_reply.id, "grant reply");
+		break;
+	}
 	case PROTO_STASH_TABLE: {
 		/* One table per session, sealed so that we cannot cut the
 		 * daemon's mapping short. */

@@ -75,6 +75,10 @@ static void proto_seeds(void)
 	proto_seed("hello-reply", 0, PROTO_HELLO_REPLY, &hr, sizeof(hr));
 	proto_seed("alloc", 0, PROTO_ALLOC, &a, sizeof(a));
 	proto_seed("alloc-constrained", 0, PROTO_ALLOC, &ac, sizeof(ac));
+	proto_seed("alloc-carve", 0, PROTO_ALLOC,
+		   &(struct proto_alloc){ .nbytes = 4096, .highest = UINT64_MAX, .node = -1,
+					  .flags = PROTO_ALLOC_CARVE },
+		   sizeof(struct proto_alloc));
 	proto_seed("region", 3, PROTO_REGION, &rg, sizeof(rg));
 	proto_seed("free", 0, PROTO_FREE, &fr, sizeof(fr));
 	proto_seed("status", 0, PROTO_STATUS, &st, sizeof(st));
@@ -90,6 +94,12 @@ static void proto_seeds(void)
 	proto_seed("stash-table", 1, PROTO_STASH_TABLE,
 		   &(struct proto_stash_table){ PROTO_STASH_SLOTS, PROTO_STASH_BYTES },
 		   sizeof(struct proto_stash_table));
+	proto_seed("grant-create", 0, PROTO_GRANT,
+		   &(struct proto_grant){ .op = PROTO_GRANT_CREATE, .bytes = 8 << 20 },
+		   sizeof(struct proto_grant));
+	proto_seed("grant-reply", 0, PROTO_GRANT_REPLY,
+		   &(struct proto_grant_reply){ .id = 1, .bytes = 8 << 20, .token = { 1 } },
+		   sizeof(struct proto_grant_reply));
 	proto_seed("header-only", 0, PROTO_FREE, NULL, 0);
 	proto_seed("unknown-type", 0, 200, &fr, sizeof(fr));
 }
@@ -249,6 +259,14 @@ static void fd_msg(struct script *s, uint8_t c, uint8_t what, uint16_t type, con
 	u16(s, type);
 	u16(s, len);
 	put(s, body, len);
+}
+
+static void carve_report(struct script *s, uint8_t c, uint8_t line, uint64_t v)
+{
+	u8(s, FZ_CARVE_REPORT);
+	u8(s, c);
+	u8(s, line);
+	put(s, &v, sizeof(v));
 }
 
 static void stash_table(struct script *s, uint8_t c)
@@ -547,6 +565,28 @@ static void session_seeds(void)
 		plain_alloc(&s, 0, 4 * PS);
 		save(limits ? "stash-limits" : "stash", &s);
 	}
+	/* Grants: root makes one; a guessed token is refused, revoking an
+	 * unknown one finds nothing; the table lists it, never its token. */
+	{
+		struct proto_grant mk = { .op = PROTO_GRANT_CREATE, .bytes = 4 * PS };
+		struct proto_grant use = { .op = PROTO_GRANT_USE, .token = { 0x42 } };
+		struct proto_grant rv = { .op = PROTO_GRANT_REVOKE, .token = { 0x42 } };
+
+		begin(&s, 0, 16);
+		open_conn(&s, 0);
+		open_conn(&s, 0);
+		hello(&s, 0);
+		hello(&s, 1);
+		msg(&s, 0, PROTO_GRANT, &mk, sizeof(mk));
+		msg(&s, 1, PROTO_GRANT, &use, sizeof(use));
+		plain_alloc(&s, 1, PS);
+		msg(&s, 1, PROTO_GRANT, &use, sizeof(use)); /* holds memory now */
+		msg(&s, 0, PROTO_GRANT, &rv, sizeof(rv));
+		list(&s, 0, PROTO_TABLE_GRANTS, 0);
+		list(&s, 0, PROTO_TABLE_CGROUPS, 0);
+		close_conn(&s, 1);
+		save("grants", &s);
+	}
 
 	/* SIGTERM with clients holding regions, replies unread, a request
 	 * parked and reclaim in flight (trusted mode and not). */
@@ -630,6 +670,40 @@ static void session_seeds(void)
 	u16(&s, 0);
 	plain_alloc(&s, 3, PS);
 	save("violations", &s);
+
+	/* Pages leased for carving: counted by their holders (an importer
+	 * too) through free, stash take-back and session end; the report
+	 * lines written as a hostile client would (more than leased, a sum
+	 * that wraps), never shown beyond what was leased. */
+	begin(&s, FZ_CFG_QUARANTINE, 0);
+	open_conn(&s, FZ_OPEN_TABLE);
+	open_conn(&s, FZ_OPEN_TABLE);
+	alloc(&s, 0, 4096, 0, UINT64_MAX, 0, -1, PROTO_ALLOC_CARVE);
+	alloc(&s, 0, 4096, 0, UINT64_MAX, 0, -1, PROTO_ALLOC_CARVE | PROTO_ALLOC_NOWAIT);
+	plain_alloc(&s, 0, 4096);
+	carve_report(&s, 0, 0, 4096);
+	list(&s, 0, PROTO_TABLE_SESSIONS, 0);
+	carve_report(&s, 0, 7, 3 * PS);            /* more than leased */
+	list(&s, 1, PROTO_TABLE_SESSIONS, 0);
+	list(&s, 1, PROTO_TABLE_STATS, 0);
+	carve_report(&s, 0, 0x80, 1ull << 63);     /* every line: the sum wraps */
+	list(&s, 0, PROTO_TABLE_REGIONS, 0);
+	carve_report(&s, 0, 0x80, 0);
+	carve_report(&s, 0, 0, 4096);
+	carve_report(&s, 0, 1, UINT64_MAX - 3999); /* wraps to 96 bytes, below the cap */
+	list(&s, 0, PROTO_TABLE_SESSIONS, 0);
+	region_op(&s, 0, 1, 1);                    /* export the second carve page */
+	handle_op(&s, 1, 0, 0);                    /* and import it */
+	list(&s, 1, PROTO_TABLE_SESSIONS, 0);
+	region_op(&s, 0, 0, 0);                    /* free the first */
+	carve_report(&s, 1, 2, 5 * 4096);
+	stash(&s, 0, 0x80 | 3, OWN(1));            /* the second, taken back */
+	list(&s, 1, PROTO_TABLE_SESSIONS, 0);
+	burst(&s, 1, 3, 0, 0x40);                  /* three more, carve */
+	close_conn(&s, 1);                         /* ends holding them */
+	simple(&s, FZ_RECLAIM);
+	list(&s, 0, PROTO_TABLE_STATS, 0);
+	save("carve", &s);
 }
 
 /* Several sessions at once: full send buffers, stash tables written while

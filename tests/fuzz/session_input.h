@@ -107,7 +107,8 @@ enum fz_cmd {
 			  * daemon stops reading it and its requests pile up */
 	FZ_BURST,        /* u8 conn, u8 n, u8 kind, u8 arg: n % 32 + 1 requests back to
 			  * back, no reply read in between; kind % 8: 0 ALLOC of arg % 4
-			  * + 1 pages (arg & 0x80: NOWAIT), 1 FREE of id arg, 2 QUERY,
+			  * + 1 pages (arg & 0x80: NOWAIT, arg & 0x40: CARVE), 1 FREE
+			  * of id arg, 2 QUERY,
 			  * 3 LIST of table arg % 5 + 1, 4 EXPORT of id arg, 5 IMPORT
 			  * of handle arg, 6 STASH, 7 ALLOC of one page then FREE of the
 			  * id it will get (freed before the reply is read) */
@@ -134,6 +135,10 @@ enum fz_cmd {
 			  * fz_fd_kind), and a watched pipe's write end; with
 			  * FZ_FDS_EMPTY on an empty datagram. The daemon must close
 			  * the session and every fd, and never answer the request */
+	FZ_CARVE_REPORT, /* u8 conn, u8 line, u64 value: once conn has its stash table,
+			  * write value into its carve report line line % 8 (proto.h),
+			  * or with line & 0x80 into every line: what the daemon shows
+			  * of it stays capped at what the session leased for carving */
 	FZ_CMD_MAX,
 };
 

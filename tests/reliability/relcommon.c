@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -352,4 +353,35 @@ long proc_rss_anon_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+void daemon_reload_wait(const struct daemon_proc *d, int nth)
+{
+	char cmd[256];
+
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	snprintf(cmd, sizeof(cmd), "test $(grep -c reloaded %s) -ge %d", d->log, nth);
+	for (int i = 0; i < 500; i++) {
+		if (system(cmd) == 0)
+			return;
+		sleep_ms(10);
+	}
+	fail_msg("contigd did not log its reload");
+}
+
+char *contigctl_out(const struct daemon_proc *d, const char *args, int *status)
+{
+	char cmd[1024], *out = calloc(1, 1 << 20);
+	size_t n = 0, r;
+	FILE *p;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s %s", getenv("CONTIGCTL"), d->socket, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while ((r = fread(out + n, 1, (1 << 20) - 1 - n, p)) > 0)
+		n += r;
+	int st = pclose(p);
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return out;
 }

@@ -78,6 +78,11 @@ int run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups, int (*fn)(
 long proc_rss_anon_kb(pid_t pid);
 
 void sleep_ms(int ms);
+/* The output of `$CONTIGCTL --socket <d's> ARGS` (malloc'd, NUL-terminated)
+ * and its exit status in *status. */
+char *contigctl_out(const struct daemon_proc *d, const char *args, int *status);
+/* SIGHUP the daemon and wait until its log holds nth "reloaded" lines. */
+void daemon_reload_wait(const struct daemon_proc *d, int nth);
 uint64_t mono_ns(void);
 
 #endif

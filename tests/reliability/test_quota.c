@@ -4,6 +4,11 @@
  * --config: EDQUOT past session-max-regions, session-max-bytes,
  * uid-max-regions, uid-max-bytes, uid-max-sessions and max-sessions, seen
  * from libcontig; limits changed by SIGHUP apply to the next request;
+ * with carving on (the default) a page leased to carve from is one region
+ * of the session and its uid, counted in whole pool pages however much of
+ * it is carved, so EDQUOT arrives when a carved request needs a new lease
+ * (not before), and an emptied page parked in the stash table never makes
+ * a request EDQUOT;
  * EACCES for a uid that is neither root, nor in the socket's group, nor in
  * allow-users/allow-groups (the socket is made world-connectable so that
  * the refusal comes from the daemon, not from the file mode); success for
@@ -88,6 +93,44 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A whole-page region of any size (CONTIG_SHAREABLE): one region, and at
+ * least one pool page, of the quota each. */
+static uint8_t *whole(size_t n)
+{
+	return contig_alloc_flags(n, 0, CONTIG_MAX_ADDRESS, 0, CONTIG_NODE_ANY, CONTIG_SHAREABLE);
+}
+
+/* A carved region: its mapping is its size rounded up to 4 KiB. */
+static bool is_carved(const void *p, size_t n)
+{
+	struct contig_region_info ri;
+
+	return contig_region_info(p, &ri) == 0 && ri.mapped_bytes == (n + 4095) / 4096 * 4096 &&
+	       ri.mapped_bytes < ri.page_size;
+}
+
+/* The pool page holding p, by address. */
+static uintptr_t page_of(const void *p)
+{
+	return (uintptr_t)p & ~(uintptr_t)(PS - 1);
+}
+
+static void count_row(const void *item, void *ctx)
+{
+	(void)item;
+	(*(int *)ctx)++;
+}
+
+/* Regions the daemon holds for anyone (a LIST from another session takes
+ * nothing stashed). */
+static int regions_listed(void)
+{
+	int rows = 0;
+
+	assert_true(raw_list(d.socket, PROTO_TABLE_REGIONS, count_row, &rows) >= 0);
+	return rows;
+}
+
 #define EXPECT_ERR(call, e)                 \
 	do {                                \
 		errno = 0;                  \
@@ -98,29 +141,24 @@ static int teardown(void **state)
 /* Nth "reloaded" line in the daemon's log: SIGHUP has been applied. */
 static void reload(int nth)
 {
-	char cmd[256];
-
-	assert_int_equal(kill(d.pid, SIGHUP), 0);
-	snprintf(cmd, sizeof(cmd), "test $(grep -c reloaded %s) -ge %d", d.log, nth);
-	for (int i = 0; i < 500; i++) {
-		if (system(cmd) == 0)
-			return;
-		sleep_ms(10);
-	}
-	fail_msg("contigd did not log its reload");
+	daemon_reload_wait(&d, nth);
 }
 
 static void test_session_regions(void **state)
 {
+	enum { UNITS = PS / 4096 }; /* 4 KiB regions one leased page holds */
+	static uint8_t *c[UNITS];
 	uint8_t *r[4];
 
 	(void)state;
 	start("session-max-regions = 3\n");
-	/* Three regions, then EDQUOT, also for a tiny one. */
+	/* Three whole-page regions, then EDQUOT, also for a tiny one: carved,
+	 * it needs a page leased, and a lease is a region. */
 	for (int i = 0; i < 3; i++) {
-		r[i] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+		r[i] = whole(4096);
 		assert_non_null(r[i]);
 	}
+	EXPECT_ERR(whole(4096), EDQUOT);
 	EXPECT_ERR(contig_alloc(4096, CONTIG_MAX_ADDRESS), EDQUOT);
 	EXPECT_ERR(contig_alloc(PS, CONTIG_MAX_ADDRESS), EDQUOT);
 	/* Not a pool shortage: the pool has room, and after one free the
@@ -129,16 +167,16 @@ static void test_session_regions(void **state)
 	assert_int_equal(contig_query(&info), 0);
 	assert_true(info.free_bytes >= 32 * MiB);
 	contig_free(r[0]);
-	r[0] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	r[0] = whole(4096);
 	assert_non_null(r[0]);
-	EXPECT_ERR(contig_alloc(4096, CONTIG_MAX_ADDRESS), EDQUOT);
+	EXPECT_ERR(whole(4096), EDQUOT);
 	/* Another session (a child process) has its own count. */
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int ok = 0;
 		for (int i = 0; i < 3; i++)
-			ok += contig_alloc(4096, CONTIG_MAX_ADDRESS) != NULL;
+			ok += whole(4096) != NULL;
 		errno = 0;
 		_exit(ok == 3 && !contig_alloc(4096, CONTIG_MAX_ADDRESS) && errno == EDQUOT ? 0 : 1);
 	}
@@ -147,16 +185,62 @@ static void test_session_regions(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	for (int i = 0; i < 3; i++)
 		contig_free(r[i]);
+	assert_true(wait_pool_idle(10000)); /* (takes what this process stashed) */
+
+	/* Carving: the leased page is the third region, and a whole page of
+	 * 4 KiB regions is carved from it; the next needs another lease. */
+	r[0] = whole(4096);
+	r[1] = whole(4096);
+	assert_non_null(r[0]);
+	assert_non_null(r[1]);
+	for (int i = 0; i < UNITS; i++) {
+		c[i] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+		if (!c[i])
+			fail_msg("carved region %d of %d: errno %d", i, UNITS, errno);
+		assert_true(is_carved(c[i], 4096));
+		assert_int_equal(page_of(c[i]), page_of(c[0]));
+	}
+	EXPECT_ERR(contig_alloc(4096, CONTIG_MAX_ADDRESS), EDQUOT);
+	EXPECT_ERR(whole(4096), EDQUOT);
+	/* Room in the leased page costs no quota. */
+	uint8_t *hole = c[UNITS / 2];
+	contig_free(hole);
+	c[UNITS / 2] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_ptr_equal(c[UNITS / 2], hole);
+	/* A freed whole page sits in the stash, still a region of ours: the
+	 * daemon takes it rather than refuse the next lease. */
+	contig_free(r[1]);
+	assert_int_equal(regions_listed(), 3);
+	uint8_t *x = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(x);
+	assert_true(is_carved(x, 4096));
+	assert_int_not_equal(page_of(x), page_of(c[0]));
+	/* The emptied page, parked, is a region too until the daemon takes it,
+	 * which it does rather than refuse a request. */
+	for (int i = 0; i < UNITS; i++)
+		contig_free(c[i]);
+	assert_int_equal(regions_listed(), 3);
+	r[1] = whole(4096);
+	assert_non_null(r[1]);
+	contig_free(x);
+	contig_free(r[0]);
+	contig_free(r[1]);
 
 	/* Live: SIGHUP lowers the limit; the next request is held to it. */
 	write_config("session-max-regions = 1\n");
-	r[0] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	r[0] = whole(4096);
 	assert_non_null(r[0]);
 	reload(1);
+	EXPECT_ERR(whole(4096), EDQUOT);
 	EXPECT_ERR(contig_alloc(4096, CONTIG_MAX_ADDRESS), EDQUOT);
 	contig_free(r[0]);
+	r[0] = whole(4096);
+	assert_non_null(r[0]);
+	contig_free(r[0]);
+	/* The freed page is stashed, and taken for the lease. */
 	r[0] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
 	assert_non_null(r[0]);
+	assert_true(is_carved(r[0], 4096));
 	contig_free(r[0]);
 	stop();
 }
@@ -170,9 +254,11 @@ static void test_session_bytes(void **state)
 
 	(void)state;
 	start("session-max-bytes = 8M\n");
-	/* Counted in whole pool pages: four one-page regions fill it. */
+	/* Counted in whole pool pages: four one-page regions fill it, a 4 KiB
+	 * one too when it takes a whole page. A byte more is carved, from a
+	 * page that would have to be leased: refused. */
 	for (int i = 0; i < 4; i++) {
-		r[i] = contig_alloc(i % 2 ? 4096 : PS, CONTIG_MAX_ADDRESS);
+		r[i] = i % 2 ? whole(4096) : contig_alloc(PS, CONTIG_MAX_ADDRESS);
 		assert_non_null(r[i]);
 	}
 	EXPECT_ERR(contig_alloc(1, CONTIG_MAX_ADDRESS), EDQUOT);
@@ -211,6 +297,26 @@ static void test_session_bytes(void **state)
 	close(pfd[1]);
 	for (int i = 1; i < 4; i++)
 		contig_free(r[i]);
+	assert_true(wait_pool_idle(10000)); /* (takes what this process stashed) */
+
+	/* Carved regions cost the pages leased for them, not their bytes:
+	 * with three pages held, the lease for 4 KiB fills the quota, and
+	 * the rest of that page is carved with no more; the next 4 KiB
+	 * needs a fifth page. */
+	for (int i = 0; i < 3; i++) {
+		r[i] = contig_alloc(PS, CONTIG_MAX_ADDRESS);
+		assert_non_null(r[i]);
+	}
+	r[3] = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(r[3]);
+	assert_true(is_carved(r[3], 4096));
+	r[4] = contig_alloc(PS - 4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(r[4]);
+	assert_true(is_carved(r[4], PS - 4096));
+	assert_int_equal(page_of(r[4]), page_of(r[3]));
+	EXPECT_ERR(contig_alloc(4096, CONTIG_MAX_ADDRESS), EDQUOT);
+	for (int i = 0; i < 5; i++)
+		contig_free(r[i]);
 	stop();
 }
 
@@ -230,8 +336,10 @@ static int uid_worker(void *arg)
 	char cmd;
 
 	while (read(j->go[0], &cmd, 1) == 1) {
-		/* 'a': a page; 'b': three pages (asked only where the quota refuses it). */
-		size_t bytes = cmd == 'a' ? 4096 : cmd == 'p' ? PS : cmd == 'b' ? 3 * PS : 0;
+		/* 'a': 4 KiB, carved; 'w': 4 KiB in a whole page; 'b': three
+		 * pages (asked only where the quota refuses it: the pool need
+		 * not have three contiguous pages). */
+		size_t bytes = cmd == 'a' || cmd == 'w' ? 4096 : cmd == 'b' ? 3 * PS : 0;
 		char res;
 		if (cmd == 'q') {
 			struct contig_pool_info info = { 0 };
@@ -240,9 +348,9 @@ static int uid_worker(void *arg)
 			break;
 		} else {
 			errno = 0;
-			uint8_t *p = contig_alloc(bytes, CONTIG_MAX_ADDRESS);
+			uint8_t *p = cmd == 'w' ? whole(bytes) : contig_alloc(bytes, CONTIG_MAX_ADDRESS);
 			res = p ? 0 : (char)errno;
-			if (p && (!all_zero(p, bytes) || n == 16))
+			if (p && (!all_zero(p, bytes) || n == 16 || is_carved(p, bytes) != (cmd == 'a')))
 				res = 127;
 			if (p && n < 16)
 				held[n++] = p;
@@ -305,43 +413,65 @@ static void test_uid_limits(void **state)
 	struct uid_child a, b, c;
 
 	(void)state;
-	start("allow-users = 65534\nuid-max-regions = 4\nuid-max-bytes = 8M\nuid-max-sessions = 2\n");
+	/* Room for a fifth page: a refusal of a fifth region is for the
+	 * region count alone. */
+	start("allow-users = 65534\nuid-max-regions = 4\nuid-max-bytes = 10M\nuid-max-sessions = 2\n");
 	child_start(&a, NOBODY, NOGROUP);
 	child_start(&b, NOBODY, NOGROUP);
-	/* Regions: four across two sessions of the same uid, then EDQUOT in both. */
-	assert_int_equal(child_do(&a, 'a'), 0);
-	assert_int_equal(child_do(&a, 'a'), 0);
-	assert_int_equal(child_do(&a, 'a'), 0);
-	assert_int_equal(child_do(&b, 'a'), 0);
-	assert_int_equal(child_do(&b, 'a'), EDQUOT);
-	assert_int_equal(child_do(&a, 'a'), EDQUOT);
+	/* Regions: four across two sessions of the same uid, then EDQUOT in
+	 * both. A page leased for carving is one, however many regions are
+	 * carved from it: a carved request is refused only when it needs a
+	 * new lease. */
+	assert_int_equal(child_do(&a, 'a'), 0);       /* leases a page: 1 */
+	assert_int_equal(child_do(&a, 'a'), 0);       /* carved from it: still 1 */
+	assert_int_equal(child_do(&a, 'w'), 0);
+	assert_int_equal(child_do(&a, 'w'), 0);
+	assert_int_equal(child_do(&b, 'w'), 0);       /* 4 */
+	assert_int_equal(child_do(&b, 'w'), EDQUOT);
+	assert_int_equal(child_do(&b, 'a'), EDQUOT);  /* b has no page to carve from */
+	assert_int_equal(child_do(&a, 'w'), EDQUOT);
+	assert_int_equal(child_do(&a, 'a'), 0);       /* a has */
 	/* root is not bound by the uid quota. */
 	uint8_t *mine = contig_alloc(4096, CONTIG_MAX_ADDRESS);
+	assert_non_null(mine);
+	contig_free(mine);
+	mine = whole(4096);
 	assert_non_null(mine);
 	contig_free(mine);
 	child_stop(&a);
 	child_stop(&b);
 	assert_true(wait_pool_idle(10000));
 
-	/* Bytes: 8 MiB in whole pages across the uid's sessions. */
+	/* Bytes: 8 MiB in whole pages across the uid's sessions, with room
+	 * for more regions (SIGHUP), so a refusal is for the bytes alone; a
+	 * page leased for carving counts whole. */
+	write_config("allow-users = 65534\nuid-max-regions = 16\nuid-max-bytes = 8M\n"
+		     "uid-max-sessions = 2\n");
+	reload(1);
 	child_start(&a, NOBODY, NOGROUP);
 	child_start(&b, NOBODY, NOGROUP);
-	assert_int_equal(child_do(&a, 'p'), 0);
-	assert_int_equal(child_do(&b, 'a'), 0);
-	assert_int_equal(child_do(&b, 'b'), EDQUOT);  /* 2 + 6 pages > 4 pages */
-	assert_int_equal(child_do(&b, 'p'), 0);       /* 3 pages */
+	assert_int_equal(child_do(&a, 'w'), 0);
+	assert_int_equal(child_do(&b, 'a'), 0);       /* a leased page: 2 pages */
+	assert_int_equal(child_do(&b, 'b'), EDQUOT);  /* 2 + 3 pages > 4 pages */
+	assert_int_equal(child_do(&b, 'w'), 0);       /* 3 pages */
 	assert_int_equal(child_do(&a, 'b'), EDQUOT);
-	assert_int_equal(child_do(&a, 'a'), 0);       /* 4 pages: exactly the quota */
-	assert_int_equal(child_do(&b, 'a'), EDQUOT);
+	assert_int_equal(child_do(&a, 'w'), 0);       /* 4 pages: exactly the quota */
+	assert_int_equal(child_do(&a, 'a'), EDQUOT);  /* a lease would be a fifth */
+	assert_int_equal(child_do(&b, 'a'), 0);       /* carved from b's page */
+	assert_int_equal(child_do(&b, 'w'), EDQUOT);
 
 	/* Sessions: the uid's third concurrent session is refused, whether
-	 * its first call waits for the HELLO's answer (a query) or sends its
-	 * request right behind the HELLO (an allocation). */
+	 * its first call waits for the HELLO's answer (a query; a carved
+	 * allocation, which needs the page size first) or sends its request
+	 * right behind the HELLO (a whole-page allocation). */
 	child_start(&c, NOBODY, NOGROUP);
 	assert_int_equal(child_do(&c, 'q'), EDQUOT);
 	child_stop(&c);
 	child_start(&c, NOBODY, NOGROUP);
 	assert_int_equal(child_do(&c, 'a'), EDQUOT);
+	child_stop(&c);
+	child_start(&c, NOBODY, NOGROUP);
+	assert_int_equal(child_do(&c, 'w'), EDQUOT);
 	child_stop(&c);
 	child_stop(&a);
 	/* One of the uid's sessions went (b and this process's are left): a
@@ -350,6 +480,7 @@ static void test_uid_limits(void **state)
 	child_start(&c, NOBODY, NOGROUP);
 	assert_int_equal(child_do(&c, 'q'), 0);
 	assert_int_equal(child_do(&c, 'a'), 0);
+	assert_int_equal(child_do(&c, 'w'), 0);
 	child_stop(&c);
 	child_stop(&b);
 	stop();
