@@ -432,6 +432,7 @@ static void on_turn_end(struct loop *l)
 	(void)l;
 	/* The order restart.h explains: files and state, replies, removals. */
 	restart_persist(&rs, &srv);
+	server_unmark_stashes(&srv);
 	conn_outbox_flush(&srv.outbox);
 	restart_after_replies(&rs);
 	server_reap(&srv);

@@ -365,7 +365,12 @@ int pool_alloc(struct pool *p, const struct extent_request *rq, const struct reg
 	if (!rg)
 		return -ENOMEM;
 	rg->slot = p->free_slots[--p->nfree_slots];
-	rg->id = (p->next_seq++ << 32) | rg->slot;
+	/* 31 bits of sequence: bit 63 marks a taken stash slot (proto.h),
+	 * and an id is never 0 (an empty slot). The sequence wraps after
+	 * 2^31 - 1 regions; an id then repeats only for the same slot. */
+	if ((p->next_seq & 0x7fffffffu) == 0)
+		p->next_seq++;
+	rg->id = ((p->next_seq++ & 0x7fffffffu) << 32) | rg->slot;
 	rg->nbytes = rq->nbytes;
 	rg->phys = range.phys;
 	rg->npages = range.count;

@@ -165,7 +165,8 @@ static int region_restore(struct pool *p, const struct state_view *v,
 	bool whole = true;
 	struct region *rg;
 
-	if (slot >= p->npages || p->slots[slot] || !sr->npages || sr->npages > p->npages ||
+	if (slot >= p->npages || p->slots[slot] || (sr->id >> 63) || !(sr->id >> 32) ||
+	    !sr->npages || sr->npages > p->npages ||
 	    !sr->nbytes || (sr->nbytes - 1) / ps + 1 != sr->npages || sr->first > nids ||
 	    sr->npages > nids - sr->first)
 		return -EBADMSG;

@@ -258,6 +258,19 @@ static uint32_t adopt_leases(struct server *srv, const struct state_view *v)
 	return back;
 }
 
+/* Takes of stashed regions the killed contigd began (its marks in the
+ * tables) but may not have recorded: the regions its state still lists as
+ * held are freed now (proto.h, PROTO_STASH_TAKEN). */
+static uint32_t finish_takes(struct server *srv)
+{
+	struct list_node *n;
+	uint32_t freed = 0;
+
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next)
+		freed += session_finish_takes(container_of(n, struct session, link));
+	return freed;
+}
+
 /* A resume that failed after the sessions came back: undo it without
  * revoking anything or ending a session for its peer (the cold start that
  * follows takes every stored file out of the store, which ends them). */
@@ -282,7 +295,7 @@ int restart_resume(struct restart *rs, struct server *srv, const struct settings
 	struct state_store sto;
 	struct state_server sv;
 	uint64_t t0 = now_ns();
-	uint32_t dropped, nsess, nleases, resent;
+	uint32_t dropped, nsess, nleases, resent, finished;
 	char why[256];
 	int r;
 
@@ -367,14 +380,15 @@ int restart_resume(struct restart *rs, struct server *srv, const struct settings
 	/* Lost pages get fresh ones now, not at the next second's retry. */
 	(void)pool_retry_lost(&srv->pool);
 	srv->store = true;
+	finished = finish_takes(srv);
 	resent = server_resend_replies(srv);
 	rs->restored = true;
 	log_notice("restored from systemd's fd store (state generation %" PRIu64 " of pid %d) in "
 		   "%" PRIu64 " us: %u pages (%u dropped), %u regions (%u left to their holders), "
-		   "%u sessions, %u leases, %u replies sent again, %u pages quarantined, %u "
-		   "being reclaimed", v.seq, v.pid, (now_ns() - t0) / 1000, rep.pages, dropped,
-		   rep.regions, rep.detached, nsess, nleases, resent, rep.quarantined,
-		   rep.reclaiming);
+		   "%u sessions, %u leases, %u replies sent again, %u stash takes finished, %u "
+		   "pages quarantined, %u being reclaimed", v.seq, v.pid, (now_ns() - t0) / 1000,
+		   rep.pages, dropped, rep.regions, rep.detached, nsess, nleases, resent, finished,
+		   rep.quarantined, rep.reclaiming);
 	r = 0;
 out:
 	state_view_free(&v);

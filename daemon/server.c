@@ -669,7 +669,10 @@ static uint32_t take_one(struct session *s, uint32_t (*drain)(struct stash *, ui
 	/* A session that may no longer allocate keeps nothing stashed. */
 	if (!s->may_alloc)
 		drain = stash_drain;
-	return take_ids(s, ids, drain(&s->stash, ids));
+	uint32_t n = drain(&s->stash, ids);
+	if (s->stash.marked)
+		s->srv->stash_marked = true;
+	return take_ids(s, ids, n);
 }
 
 static uint32_t take_every(struct server *srv, uint32_t (*drain)(struct stash *, uint64_t *),
@@ -715,4 +718,36 @@ uint32_t session_take_stash(struct session *s)
 uint32_t server_take_idle_stashes(struct server *srv)
 {
 	return take_every(srv, stash_drain_idle, true, 0);
+}
+
+void server_unmark_stashes(struct server *srv)
+{
+	struct list_node *n;
+
+	if (!srv->stash_marked)
+		return;
+	srv->stash_marked = false;
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next)
+		stash_unmark(&container_of(n, struct session, link)->stash);
+}
+
+uint32_t session_finish_takes(struct session *s)
+{
+	uint64_t ids[PROTO_STASH_SLOTS];
+	uint32_t n = stash_marked(&s->stash, ids), k = 0;
+
+	if (s->stash.marked)
+		s->srv->stash_marked = true;
+	/* The reply owed to the client may hand out a region its table also
+	 * names (nothing stops it lying): that one stays, as take_one would
+	 * have left it. */
+	for (uint32_t i = 0; i < n; i++) {
+		struct region *rg = pool_region_find(&s->srv->pool, ids[i]);
+		/* Freed already: the killed contigd's state recorded it. */
+		if (!rg || !pool_lease_of(rg, s))
+			continue;
+		if (!s->reply.request || ids[i] != s->reply.region_id)
+			ids[k++] = ids[i];
+	}
+	return take_ids(s, ids, k);
 }

@@ -123,6 +123,7 @@ struct server {
 					 * the next contigd: their stash tables stay as they are */
 	uint64_t last_request_ns;       /* when the last request was dispatched */
 	uint64_t last_memory_take_ns;   /* when stashes were last taken for want of memory */
+	bool stash_marked;              /* some stash table has taken slots to unmark */
 	struct server_stats stats;
 	const struct server_handlers *handlers;
 	struct repair repair;           /* longer runs in the background (repair.h) */
@@ -233,5 +234,12 @@ uint32_t server_take_stashes_of(struct server *srv, uid_t uid);
 uint32_t session_take_stash(struct session *s);
 /* Once a second: what clients left stashed since the last call. */
 uint32_t server_take_idle_stashes(struct server *srv);
+/* The restart state now records every take so far: the taken slots go
+ * back to 0 (proto.h, PROTO_STASH_TAKEN). Call after the state is written. */
+void server_unmark_stashes(struct server *srv);
+/* A restored session: finish the takes a killed contigd marked in its
+ * table but may not have recorded (frees what is still held). Returns how
+ * many regions were freed. */
+uint32_t session_finish_takes(struct session *s);
 
 #endif

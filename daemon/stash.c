@@ -72,6 +72,17 @@ void stash_close(struct stash *st)
 	if (st->slots)
 		munmap(st->slots, PROTO_STASH_BYTES);
 	st->slots = NULL;
+	st->marked = 0;
+}
+
+/* Take slot i if it still holds id: it keeps the id, marked. */
+static bool take_slot(struct stash *st, uint32_t i, uint64_t id)
+{
+	if (!__atomic_compare_exchange_n(&st->slots[i], &id, id | PROTO_STASH_TAKEN, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return false;
+	st->marked |= 1ull << i;
+	return true;
 }
 
 uint32_t stash_drain(struct stash *st, uint64_t *ids)
@@ -79,13 +90,21 @@ uint32_t stash_drain(struct stash *st, uint64_t *ids)
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; st->slots && i < PROTO_STASH_SLOTS; i++) {
-		/* A plain load first: most slots are empty, and an exchange
-		 * on each would dirty the client's cache lines for nothing. */
-		if (!__atomic_load_n(&st->slots[i], __ATOMIC_RELAXED))
-			continue;
-		uint64_t id = __atomic_exchange_n(&st->slots[i], 0, __ATOMIC_ACQ_REL);
-		if (id)
-			ids[n++] = id;
+		/* A plain load first: most slots are empty, and a locked
+		 * operation on each would dirty the client's cache lines for
+		 * nothing. A marked slot is a take already made (or a client's
+		 * scribble): nothing to take. */
+		uint64_t id = __atomic_load_n(&st->slots[i], __ATOMIC_RELAXED);
+		/* Lost to the client's own take-back or rewrite: look again,
+		 * a few times only (a client rewriting the slot in a loop must
+		 * not hold the loop thread). */
+		for (int tries = 0; id && !(id & PROTO_STASH_TAKEN) && tries < 4; tries++) {
+			if (take_slot(st, i, id)) {
+				ids[n++] = id;
+				break;
+			}
+			id = __atomic_load_n(&st->slots[i], __ATOMIC_RELAXED);
+		}
 	}
 	return n;
 }
@@ -99,13 +118,40 @@ uint32_t stash_drain_idle(struct stash *st, uint64_t *ids)
 
 		/* Taken out and put back with the same id in between looks
 		 * idle too: that only costs the client one round trip. */
-		if (id && id == st->seen[i] &&
-		    __atomic_compare_exchange_n(&st->slots[i], &id, 0, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED)) {
+		if (id && !(id & PROTO_STASH_TAKEN) && id == st->seen[i] && take_slot(st, i, id)) {
 			ids[n++] = id;
 			id = 0;
 		}
 		st->seen[i] = id;
+	}
+	return n;
+}
+
+void stash_unmark(struct stash *st)
+{
+	for (uint64_t m = st->slots ? st->marked : 0; m; m &= m - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(m);
+		uint64_t v = __atomic_load_n(&st->slots[i], __ATOMIC_RELAXED);
+		/* Only our mark goes: a client that wrote over it (it must not)
+		 * keeps what it wrote. */
+		if (v & PROTO_STASH_TAKEN)
+			(void)__atomic_compare_exchange_n(&st->slots[i], &v, 0, false,
+							  __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+	st->marked = 0;
+}
+
+uint32_t stash_marked(struct stash *st, uint64_t *ids)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; st->slots && i < PROTO_STASH_SLOTS; i++) {
+		uint64_t v = __atomic_load_n(&st->slots[i], __ATOMIC_ACQUIRE);
+		if (!(v & PROTO_STASH_TAKEN))
+			continue;
+		st->marked |= 1ull << i;
+		if (v != PROTO_STASH_TAKEN)
+			ids[n++] = v & ~PROTO_STASH_TAKEN;
 	}
 	return n;
 }

@@ -19,6 +19,7 @@
 struct stash {
 	uint64_t *slots;             /* PROTO_STASH_SLOTS, mapped shared; NULL: none yet */
 	uint64_t seen[PROTO_STASH_SLOTS]; /* what each slot held at the last idle scan */
+	uint64_t marked;             /* bit per slot we took and left marked (proto.h) */
 };
 
 /* Create the session's table: its memfd (for the client, the caller's to
@@ -29,14 +30,24 @@ void stash_close(struct stash *st);
 /* Map the table a previous contigd made (a restart): fd borrowed, checked
  * to be a sealed table of PROTO_STASH_BYTES. 0 or -errno. */
 int stash_adopt(struct stash *st, int fd);
-/* Swap every non-zero slot to 0 (the daemon's half of the handshake) and
- * return the ids taken, at most PROTO_STASH_SLOTS, into ids. */
+/* Take every entry (the daemon's half of the handshake: exchange id ->
+ * id | PROTO_STASH_TAKEN) and return the ids taken, at most
+ * PROTO_STASH_SLOTS, into ids. The slots stay marked until stash_unmark. */
 uint32_t stash_drain(struct stash *st, uint64_t *ids);
 
-/* The idle scan, once a second: take (compare-and-swap id -> 0) the slots
- * that hold the same id as at the last scan, an entry the client has not
- * touched for about a second. Ids taken go to ids; returns how many. */
+/* The idle scan, once a second: take (compare-and-swap id -> marked id)
+ * the slots that hold the same id as at the last scan, an entry the client
+ * has not touched for about a second. Ids taken go to ids; returns how many. */
 uint32_t stash_drain_idle(struct stash *st, uint64_t *ids);
+
+/* The frees of the taken entries are recorded (the restart state is
+ * written): their slots go back to 0. */
+void stash_unmark(struct stash *st);
+
+/* A table adopted from a killed contigd: the ids of the slots it marked
+ * but did not unmark (its takes, maybe not in its state), into ids; the
+ * slots count as ours to unmark. Returns how many. */
+uint32_t stash_marked(struct stash *st, uint64_t *ids);
 
 /* The client's carve report (proto.h: PROTO_CARVE_REPORT_OFF): the sum of
  * its lines, saturating, at most cap (what the session leased for

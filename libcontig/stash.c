@@ -265,16 +265,24 @@ int stash_put(const struct region *reg)
 		return -ENOTCONN;
 	if (full(reg))
 		reap();
-	if (full(reg) || self.used == UINT64_MAX)
+	if (full(reg))
 		return -ENOSPC;
-	uint32_t slot = (uint32_t)__builtin_ctzll(~self.used), n = count();
-	self.ents[n] = (struct stash_entry){ .reg = *reg, .slot = slot };
-	set_count(n + 1);
-	self.used |= 1ull << slot;
-	self.stashed += reg->mapped;
-	/* Release: the daemon may take it the moment it is visible. */
-	__atomic_store_n(&self.table[slot], reg->id, __ATOMIC_RELEASE);
-	return 0;
+	/* A slot of ours that the daemon took may still hold its mark
+	 * (proto.h): only one that reads 0 is free. Release: the daemon may
+	 * take the entry the moment it is visible. */
+	for (uint64_t free_slots = ~self.used; free_slots; free_slots &= free_slots - 1) {
+		uint32_t slot = (uint32_t)__builtin_ctzll(free_slots), n = count();
+		uint64_t empty = 0;
+		if (!__atomic_compare_exchange_n(&self.table[slot], &empty, reg->id, false,
+						 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			continue;
+		self.ents[n] = (struct stash_entry){ .reg = *reg, .slot = slot };
+		set_count(n + 1);
+		self.used |= 1ull << slot;
+		self.stashed += reg->mapped;
+		return 0;
+	}
+	return -ENOSPC;
 }
 
 /* Install the table link fetched for session gen, unless that session has

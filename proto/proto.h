@@ -177,15 +177,24 @@ static_assert(sizeof(struct proto_handle) == 32, "proto_handle");
  * again without a round trip. The table is a sealed memfd of
  * PROTO_STASH_BYTES both sides map; slot i is the little-endian uint64_t at
  * offset 8 * i, 0 when empty, else the id of one of the session's regions.
- * Only the client writes a non-zero value (into an empty slot); the client
- * takes an entry back with compare-and-swap id -> 0; the daemon takes one
- * with an exchange -> 0 and then frees that region exactly as a FREE would.
- * Whoever swaps the id out owns the region: the client's entry then lives
- * again, or the daemon has revoked the page. The daemon validates every id
- * it reads (it names a region of this session, or nothing happens).
+ * The client writes an id only into a slot that reads 0 (compare-and-swap
+ * 0 -> id); the client takes an entry back with compare-and-swap id -> 0;
+ * the daemon takes one with an exchange id -> id | PROTO_STASH_TAKEN and
+ * then frees that region exactly as a FREE would. Whoever swaps the id out
+ * owns the region: the client's entry then lives again, or the daemon has
+ * revoked the page. The daemon validates every id it reads (it names a
+ * region of this session, or nothing happens).
+ *
+ * A taken slot is not empty: it keeps the id, marked, until the daemon's
+ * restart state records the free, and only then goes back to 0. A contigd
+ * killed in between left the mark, and the next one finishes the take
+ * (frees the region if its state still lists it held): no region is lost
+ * between a table that no longer names it and a state that still does.
+ * Region ids never have the bit set.
  */
 #define PROTO_STASH_SLOTS 64u
 #define PROTO_STASH_BYTES 4096u
+#define PROTO_STASH_TAKEN (1ull << 63)
 
 /*
  * The same table carries the client's report of its carving, for

@@ -82,6 +82,13 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	for (int i = 0; i < 3600; i++) {
 		if (socket_accepts(d->socket)) {
 			setenv("CONTIG_SOCKET", d->socket, 1);
+			/* The first repair round swaps free pages for better ones
+			 * right after READY, from a thread at nice 10: a test that
+			 * reads the pool's layout and then allocates by physical
+			 * address must not race it. Every start logs one "repair:"
+			 * line (looked at, not run, or not started). */
+			if (!daemon_wait_log(d, "repair: ", 30000))
+				fprintf(stderr, "contigd logged no repair line within 30 s\n");
 			return 0;
 		}
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {

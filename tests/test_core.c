@@ -67,7 +67,8 @@ static void check_region(const uint8_t *p, size_t n)
 {
 	uint64_t base;
 
-	assert_non_null(p);
+	if (!p)
+		fail_msg("no region of %zu bytes: %s", n, strerror(errno));
 	assert_int_equal((uintptr_t)p % 4096, 0);
 	assert_true(all_zero(p, n));
 	base = pagemap_phys(p);

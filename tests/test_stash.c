@@ -631,10 +631,13 @@ static void test_hostile_table(void **state)
 
 	int64_t bogus = stat_of("stash_bogus"), taken = stat_of("stash_taken");
 	for (uint32_t i = 0; i < PROTO_STASH_SLOTS; i++)
-		slots[i] = 0x9e3779b97f4a7c15ull * (i + 1);
+		slots[i] = (0x9e3779b97f4a7c15ull * (i + 1)) & ~PROTO_STASH_TAKEN;
 	slots[5] = witness_id;
 	slots[6] = own_id;
 	slots[7] = own_id; /* twice: taken once, then it names nothing */
+	/* A forged mark of a take, naming the witness's region: not a take,
+	 * nothing to free, left as it is. */
+	slots[8] = witness_id | PROTO_STASH_TAKEN;
 	/* The session's own QUERY takes its own stash. */
 	struct proto_query qy = { .node = PROTO_NODE_ANY };
 	len = proto_encode(buf, PROTO_QUERY, 9, &qy, sizeof(qy));
@@ -643,9 +646,11 @@ static void test_hostile_table(void **state)
 	assert_int_equal(proto_decode(buf, (size_t)n, 0, &m), 0);
 	assert_int_equal(m.hdr.type, PROTO_POOL_INFO);
 	assert_int_equal(stat_of("stash_taken"), taken + 1);
-	assert_int_equal(stat_of("stash_bogus"), bogus + PROTO_STASH_SLOTS - 1);
+	assert_int_equal(stat_of("stash_bogus"), bogus + PROTO_STASH_SLOTS - 2);
+	/* The reply left after the takes were recorded: every slot the
+	 * daemon took is empty again. */
 	for (uint32_t i = 0; i < PROTO_STASH_SLOTS; i++)
-		assert_int_equal(slots[i], 0);
+		assert_int_equal(slots[i], i == 8 ? (witness_id | PROTO_STASH_TAKEN) : 0);
 
 	/* The raw session lives on (a lie is not a violation) and its
 	 * region is gone; the witness kept its page and its bytes. */
