@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 #include "carve.h"
+#include "curve.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -272,6 +273,11 @@ int main(int argc, char **argv)
 	if (!mkdtemp(cfg.tmpdir)) {
 		perror("contig-bench: mkdtemp");
 		return 1;
+	}
+	if (arg_tsv) {
+		char d[512];
+		snprintf(d, sizeof(d), "%s", arg_tsv);
+		curve_set_dir(dirname(d));
 	}
 	if (geteuid() != 0)
 		fprintf(stderr, "contig-bench: not root: hugepages, pagemap and the daemon need it\n");

@@ -561,9 +561,15 @@ static void restart_once(int sig, bool verbose)
 		fprintf(stderr, "free bytes before %" PRIu64 ", after %" PRIu64 "\n",
 			(uint64_t)before.free_bytes, (uint64_t)after.free_bytes);
 		log_dump();
-		snprintf(cmd, sizeof(cmd), "%s --socket %s regions >&2; %s --socket %s clients >&2",
-			 getenv("CONTIGCTL"), w.sock, getenv("CONTIGCTL"), w.sock);
+		snprintf(cmd, sizeof(cmd), "%s --socket %s regions >&2; %s --socket %s clients >&2; "
+			 "%s --socket %s stats >&2",
+			 getenv("CONTIGCTL"), w.sock, getenv("CONTIGCTL"), w.sock,
+			 getenv("CONTIGCTL"), w.sock);
 		(void)!system(cmd);
+		/* Does it come back (an idle take, a late free), or is it lost? */
+		sleep_ms(2500);
+		settled_free(&after);
+		fprintf(stderr, "2.5 s later: free bytes %" PRIu64 "\n", (uint64_t)after.free_bytes);
 	}
 	assert_int_equal(after.total_bytes, before.total_bytes);
 	assert_int_equal(after.free_bytes, before.free_bytes);

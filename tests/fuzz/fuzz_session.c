@@ -132,6 +132,9 @@ static void turn(void)
 			struct loop_source *src = evs[i].data.ptr;
 			src->fn(src, evs[i].events);
 		}
+		/* main.c's turn end: (no fd store here) the takes are
+		 * recorded, their slots go back to 0. */
+		server_unmark_stashes(&H.srv);
 		server_reap(&H.srv);
 		drain_all();
 		if (n == 0)
@@ -801,11 +804,14 @@ static void cmd_access(void)
 		if (!had[i] || s->may_alloc || queued[i] || !s->stash.slots ||
 		    (H.racer.running && H.racer.conn == i))
 			continue;
-		for (uint32_t k = 0; k < PROTO_STASH_SLOTS; k++)
-			CHECK(!__atomic_load_n(&s->stash.slots[k], __ATOMIC_ACQUIRE),
+		/* (A taken slot keeps its mark until the turn ends.) */
+		for (uint32_t k = 0; k < PROTO_STASH_SLOTS; k++) {
+			uint64_t v = __atomic_load_n(&s->stash.slots[k], __ATOMIC_ACQUIRE);
+			CHECK(!v || (v & PROTO_STASH_TAKEN),
 			      "session %llu lost the right to allocate but slot %u of its stash "
 			      "still holds %llx", (unsigned long long)s->id, k,
-			      (unsigned long long)s->stash.slots[k]);
+			      (unsigned long long)v);
+		}
 	}
 }
 
