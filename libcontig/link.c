@@ -36,6 +36,9 @@
 /* At most this many frees in flight unanswered: their replies queue in our
  * receive buffer, and a daemon that cannot send stops reading us. */
 #define MAX_OWED 32
+/* Replies remembered (link.recent): a restarted contigd repeats at most the
+ * one reply its predecessor owed each session. */
+#define RECENT 8
 
 struct link {
 	pthread_mutex_t lock;
@@ -46,6 +49,13 @@ struct link {
 	uint32_t owed;            /* FREE replies not read yet (frees sent without waiting) */
 	uint32_t hello_request;   /* a HELLO sent and not answered yet (0: none) */
 	uint32_t answered;        /* the last request whose reply was read */
+	/* The last replies read: request, and the region a REGION reply gave
+	 * (0: another reply), to tell a repeat from a request served anew. */
+	struct {
+		uint32_t request;
+		uint64_t region;
+	} recent[RECENT];
+	uint32_t recent_next;
 	void (*on_end)(void);
 };
 
@@ -163,6 +173,31 @@ static int link_send(uint16_t type, uint32_t request, const void *body, size_t l
 	return sent(proto_client_send(self.sock, type, request, body, len));
 }
 
+static void remember(uint32_t request, uint64_t region)
+{
+	self.recent[self.recent_next % RECENT].request = request;
+	self.recent[self.recent_next % RECENT].region = region;
+	self.recent_next++;
+}
+
+/* A REGION reply to a request answered already. The same region again is
+ * a repeat (a restarted contigd cannot know whether its predecessor's
+ * reply left): nothing to do, we hold it. Another region means the request
+ * was served anew (the first region could not be restored): the daemon
+ * now holds a region for us that nothing here knows, so give it back, as
+ * a free sent without waiting. */
+static void repeat_region(uint32_t request, uint64_t region)
+{
+	for (uint32_t i = 0; i < RECENT; i++)
+		if (self.recent[i].request == request && self.recent[i].region == region)
+			return;
+	if (!region || self.owed >= MAX_OWED)
+		return;
+	struct proto_free f = { .region_id = region };
+	if (sent(proto_client_send(self.sock, PROTO_FREE, ++self.next_request, &f, sizeof(f))) == 0)
+		self.owed++;
+}
+
 /* Receive one reply to request; fds (if any) land in fds[] and are the
  * caller's. A reply to another request id is a protocol error. */
 static int link_recv(uint32_t request, struct proto_msg *ret, uint8_t *buf, int *fds,
@@ -192,6 +227,8 @@ again:
 	if (r == 0 && ret->hdr.request && ret->hdr.request != request &&
 	    (int32_t)(ret->hdr.request - self.answered) <= 0) {
 		proto_close_fds(fds, nfds);
+		if (ret->hdr.type == PROTO_REGION)
+			repeat_region(ret->hdr.request, ret->body.region.region_id);
 		goto again;
 	}
 	int why = r == 0 ? refusal(ret) : 0;
@@ -227,6 +264,7 @@ again:
 		return r == -EPROTONOSUPPORT ? r : -EPROTO;
 	}
 	self.answered = request;
+	remember(request, ret->hdr.type == PROTO_REGION ? ret->body.region.region_id : 0);
 	*ret_nfds = nfds;
 	return 0;
 }

@@ -496,10 +496,121 @@ static void test_table_oversized(void **state)
 	expect_refused(TABLE_OVERSIZED);
 }
 
+/* A contigd restarted from systemd's fd store repeats the reply its
+ * predecessor owed, not knowing whether it left. When the region of that
+ * reply could not be restored it serves the request anew: a client that
+ * had the first reply then gets a region it never asked for. The fake
+ * plays both after the client's second allocation: the first reply again
+ * (same region: a repeat, to keep) and the request served anew (another
+ * region: to give back). The client must free the second and only it. */
+static void test_repeat_served_anew(void **state)
+{
+	char dir[] = "/tmp/contig-fake-XXXXXX", path[108];
+	uint8_t buf[PROTO_MAX_MSG];
+	int fds[PROTO_MAX_FDS], lfd, conn, status;
+	uint64_t freed[8];
+	unsigned nfreed = 0, nalloc = 0;
+	uint32_t first_alloc = 0;
+	struct proto_msg m;
+	size_t nfds;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fake.sock", dir);
+	lfd = listen_at(path);
+	assert_true(lfd >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("CONTIG_SOCKET", path, 1);
+		setenv("CONTIG_CARVE", "0", 1);
+		setenv("CONTIG_STASH", "0", 1);
+		uint8_t *p = contig_alloc(FAKE_PS, CONTIG_MAX_ADDRESS);
+		uint8_t *q = p ? contig_alloc(FAKE_PS, CONTIG_MAX_ADDRESS) : NULL;
+		if (!p || !q)
+			_exit(2);
+		/* The repeat left the first region ours, mapped and whole. */
+		memset(p, 0x5a, FAKE_PS);
+		if (contig_phys_addr(p) != 0x100000000ull + FAKE_PS)
+			_exit(3);
+		contig_free(q);
+		contig_free(p);
+		_exit(0);
+	}
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(conn >= 0);
+	for (;;) {
+		struct pollfd cp = { .fd = conn, .events = POLLIN };
+		assert_int_equal(poll(&cp, 1, 10000), 1);
+		ssize_t n = proto_recv(conn, buf, sizeof(buf), fds, PROTO_MAX_FDS, &nfds);
+		if (n <= 0)
+			break;
+		proto_close_fds(fds, nfds);
+		assert_int_equal(proto_decode(buf, (size_t)n, 0, &m), 0);
+		uint32_t rq = m.hdr.request;
+		if (m.hdr.type == PROTO_HELLO) {
+			struct proto_hello_reply h = { .version = PROTO_VERSION,
+						       .max_fds = PROTO_MAX_FDS,
+						       .page_size = FAKE_PS, .session_id = 1,
+						       .pool_bytes = 1 << 20 };
+			reply(conn, PROTO_HELLO_REPLY, rq, &h, sizeof(h), NULL, 0);
+		} else if (m.hdr.type == PROTO_ALLOC) {
+			/* Region 1 for the first allocation, 3 for the second;
+			 * 2 is the one served anew. */
+			uint64_t id = nalloc == 0 ? 1 : 3;
+			struct proto_region r = { .region_id = id, .nbytes = FAKE_PS,
+						  .phys = 0x100000000ull + id * FAKE_PS,
+						  .page_size = FAKE_PS, .npages = 1, .count = 1 };
+			int page = memfd_create("fake-page", MFD_CLOEXEC);
+			assert_true(page >= 0);
+			assert_int_equal(ftruncate(page, FAKE_PS), 0);
+			if (nalloc == 1) {
+				/* What the restarted daemon sends first. */
+				struct proto_region again = r, anew = r;
+				again.region_id = 1;
+				again.phys = 0x100000000ull + 1 * FAKE_PS;
+				anew.region_id = 2;
+				anew.phys = 0x100000000ull + 2 * FAKE_PS;
+				reply(conn, PROTO_REGION, first_alloc, &again, sizeof(again), &page, 1);
+				reply(conn, PROTO_REGION, first_alloc, &anew, sizeof(anew), &page, 1);
+			} else {
+				first_alloc = rq;
+			}
+			reply(conn, PROTO_REGION, rq, &r, sizeof(r), &page, 1);
+			close(page);
+			nalloc++;
+		} else if (m.hdr.type == PROTO_FREE) {
+			struct proto_status st = { 0 };
+			assert_true(nfreed < 8);
+			freed[nfreed++] = m.body.free.region_id;
+			reply(conn, PROTO_STATUS, rq, &st, sizeof(st), NULL, 0);
+		} else {
+			fail_msg("the fake daemon got request type %u", m.hdr.type);
+		}
+	}
+	close(conn);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The one served anew given back first, then the client's own two;
+	 * the repeated one freed once, by the client. */
+	assert_int_equal(nfreed, 3);
+	assert_int_equal(freed[0], 2);
+	assert_int_equal(freed[1], 3);
+	assert_int_equal(freed[2], 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_setuid_ignores_env, setuid_teardown),
+		cmocka_unit_test(test_repeat_served_anew),
 		cmocka_unit_test(test_table_good),
 		cmocka_unit_test(test_table_empty),
 		cmocka_unit_test(test_table_unsealed),
