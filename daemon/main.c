@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -264,6 +265,19 @@ static void socket_group_access(int fd)
 	srv.access.socket_gid = st.st_gid;
 	srv.access.socket_gid_set = true;
 	log_info("members of gid %u (the socket's group) may allocate", (unsigned)st.st_gid);
+}
+
+/* A session costs one fd and a pool page one: the soft limit (1024 by
+ * default, for select(2)'s sake, which we do not use) goes up to the hard
+ * one. What happens at the limit: server.c, refuse_at_fd_limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void on_listen(struct loop_source *src, uint32_t events)
@@ -608,6 +622,7 @@ int main(int argc, char **argv)
 		return 2;
 	log_max_level = arg.log_level;
 	arg_debug_check = secure_getenv("CONTIG_DEBUG_CHECK") != NULL;
+	raise_fd_limit();
 
 	server_init(&srv, &dispatch_handlers);
 	srv.limits = arg.limits;

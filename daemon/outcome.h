@@ -25,6 +25,8 @@ enum outcome {
 	OUTCOME_TRY_AGAIN,      /* a transient failure (no randomness now) */
 	/* Endings: the session is closed. */
 	OUTCOME_CLOSE_OVER_QUOTA, /* a connection over a session limit: told EDQUOT first */
+	OUTCOME_CLOSE_BUSY,     /* a connection the daemon cannot take now (its fd limit):
+				 * told EAGAIN first */
 	OUTCOME_CLOSE_VERSION,  /* a HELLO for versions we do not speak: told ours first */
 	OUTCOME_VIOLATION,      /* the peer broke the protocol */
 	OUTCOME_UNDELIVERABLE,  /* the reply could not be queued: closing rolls it back */
@@ -42,7 +44,8 @@ static inline int outcome_errno(enum outcome o)
 	case OUTCOME_CLOSE_OVER_QUOTA: return EDQUOT;
 	case OUTCOME_DENIED: return EACCES;
 	case OUTCOME_NOT_FOUND: return ENOENT;
-	case OUTCOME_TRY_AGAIN: return EAGAIN;
+	case OUTCOME_TRY_AGAIN:
+	case OUTCOME_CLOSE_BUSY: return EAGAIN;
 	case OUTCOME_CLOSE_VERSION: return EPROTONOSUPPORT;
 	default: return 0;
 	}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ void server_init(struct server *srv, const struct server_handlers *handlers)
 	tenants_init(&srv->tenants);
 	grants_init(&srv->grants);
 	conn_outbox_init(&srv->outbox);
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void read_comm(pid_t pid, char comm[16])
@@ -123,7 +125,8 @@ static uint32_t root_reserve(const struct limits *l)
 static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
 {
 	const struct limits *l = &srv->limits;
-	uint32_t untrusted = 0, same_uid = 0;
+	const struct account *acc = account_find(&srv->accounts, c->uid);
+	uint32_t untrusted = 0;
 	const struct list_node *n;
 
 	if (srv->nsessions >= l->max_sessions)
@@ -137,11 +140,10 @@ static bool admit(const struct server *srv, const struct ucred *c, bool trusted)
 		if (o->dead)
 			continue;
 		untrusted += !o->may_alloc;
-		same_uid += o->cred.uid == c->uid;
 	}
 	if (!trusted && untrusted >= l->max_sessions / 2)
 		return false;
-	return same_uid < l->uid_max_sessions;
+	return !acc || acc->sessions < l->uid_max_sessions;
 }
 
 /* ---- the connection's callbacks ---- */
@@ -240,12 +242,62 @@ int session_open(struct server *srv, int fd, struct session **ret)
 	return 0;
 }
 
+/* A connection refused at the fd limit: said once a minute at most. */
+static void note_busy(struct server *srv)
+{
+	uint64_t now = now_ns();
+	struct rlimit rl = { 0 };
+
+	srv->refused_busy++;
+	if (srv->busy_logged_ns && now - srv->busy_logged_ns < 60ull * 1000000000u)
+		return;
+	srv->busy_logged_ns = now;
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	log_warn("at the fd limit (RLIMIT_NOFILE %llu, %u sessions): refusing new connections "
+		 "with EAGAIN (%llu so far); the sessions there are served as before",
+		 (unsigned long long)rl.rlim_cur, srv->nsessions,
+		 (unsigned long long)srv->refused_busy);
+}
+
+/* accept4 failed for want of fds: the connection would wait in the
+ * backlog, its client blocked on a HELLO no one reads. Give up the spare
+ * fd to accept it, tell it EAGAIN (request 0: unasked, before the close),
+ * and take the spare again. */
+static int refuse_at_fd_limit(struct server *srv, int error)
+{
+	int fd;
+
+	if (srv->spare_fd < 0)
+		return -error;
+	close(srv->spare_fd);
+	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0) {
+		struct proto_status st = { .error = EAGAIN };
+		uint8_t buf[sizeof(struct proto_hdr) + sizeof(st)];
+		size_t n = proto_encode(buf, PROTO_STATUS, 0, &st, sizeof(st));
+		(void)proto_send(fd, buf, n, NULL, 0);
+		close(fd);
+		srv->stats.fail_other++;
+		note_busy(srv);
+	} else {
+		error = errno;
+	}
+	/* Another thread (reclaim, the fd reaper) may have taken the slot:
+	 * then the caller pauses listening until fds come back. */
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (srv->spare_fd < 0)
+		return -EMFILE;
+	return fd >= 0 ? 0 : -error;
+}
+
 int server_accept(struct server *srv)
 {
 	struct session *s;
 	int fd, r;
 
 	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		return refuse_at_fd_limit(srv, errno);
 	if (fd < 0)
 		return -errno;
 	r = session_open(srv, fd, &s);
@@ -263,7 +315,19 @@ int server_accept(struct server *srv)
 		free(s);
 		return 0;
 	}
-	session_join_tenant(srv, s);
+	if (account_join(&srv->accounts, s->cred.uid, &s->account) < 0) {
+		note_busy(srv);
+		session_answer(s, 0, OUTCOME_CLOSE_BUSY);
+		free(s);
+		return 0;
+	}
+	if (session_join_tenant(srv, s, true) < 0) {
+		account_leave(&srv->accounts, s->account);
+		note_busy(srv);
+		session_answer(s, 0, OUTCOME_CLOSE_BUSY);
+		free(s);
+		return 0;
+	}
 	s->id = ++srv->next_session_id;
 	s->connected_ns = now_ns();
 	struct stat sb;
@@ -320,6 +384,12 @@ void session_end(struct session *s)
 	tenant_uncharge(s->tenant, s->bytes);
 	tenant_leave(&s->srv->tenants, s->tenant);
 	s->tenant = NULL;
+	if (s->account) {
+		s->account->regions -= s->nregions;
+		s->account->bytes -= s->bytes;
+		account_leave(&s->srv->accounts, s->account);
+		s->account = NULL;
+	}
 	if (s->grant) {
 		s->grant->held -= s->bytes;
 		grant_leave(&s->srv->grants, s->grant);
@@ -427,7 +497,8 @@ static void count_refusal(struct server_stats *st, enum outcome o)
 	case OUTCOME_CLOSE_OVER_QUOTA: st->fail_edquot++; break;
 	case OUTCOME_DENIED: st->fail_eacces++; break;
 	case OUTCOME_NOT_SUPPORTED:
-	case OUTCOME_TRY_AGAIN: st->fail_other++; break;
+	case OUTCOME_TRY_AGAIN:
+	case OUTCOME_CLOSE_BUSY: st->fail_other++; break;
 	default: break; /* NOT_FOUND: a FREE of what is not ours is no failure */
 	}
 }
@@ -459,6 +530,7 @@ void session_answer(struct session *s, uint32_t request, enum outcome o)
 		session_end(s);
 		return;
 	case OUTCOME_CLOSE_OVER_QUOTA:
+	case OUTCOME_CLOSE_BUSY:
 	case OUTCOME_CLOSE_VERSION:
 		/* Told why, then closed: the peer reads the STATUS before the
 		 * hang-up. Not admitted yet (id 0 at accept): nothing to end. */
@@ -492,31 +564,10 @@ void session_replied(struct session *s, uint16_t type, int32_t error, uint64_t v
 
 /* ---- tenant accounting ---- */
 
-struct usage {
-	uint32_t sessions, regions;
-	uint64_t bytes;
-};
-
-static struct usage uid_usage(const struct server *srv, uid_t uid)
-{
-	struct usage u = { 0 };
-	const struct list_node *n;
-
-	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
-		const struct session *o = container_of(n, struct session, link);
-		if (o->dead || o->cred.uid != uid)
-			continue;
-		u.sessions++;
-		u.regions += o->nregions;
-		u.bytes += o->bytes;
-	}
-	return u;
-}
-
 bool session_over_quota(const struct session *s, uint64_t bytes)
 {
 	const struct limits *lim = &s->srv->limits;
-	struct usage u;
+	const struct account *u = s->account;
 
 	if (s->nregions + 1 > lim->session_max_regions || bytes > lim->session_max_bytes ||
 	    s->bytes > lim->session_max_bytes - bytes)
@@ -526,11 +577,10 @@ bool session_over_quota(const struct session *s, uint64_t bytes)
 	 * it. */
 	if (s->grant ? grant_over(s->grant, bytes) : tenant_over(s->tenant, bytes) != NULL)
 		return true;
-	if (s->cred.uid == 0)
+	if (s->cred.uid == 0 || !u)
 		return false;
-	u = uid_usage(s->srv, s->cred.uid);
-	return u.regions + 1 > lim->uid_max_regions || bytes > lim->uid_max_bytes ||
-	       u.bytes > lim->uid_max_bytes - bytes;
+	return u->regions + 1 > lim->uid_max_regions || bytes > lim->uid_max_bytes ||
+	       u->bytes > lim->uid_max_bytes - bytes;
 }
 
 static uint64_t lease_bytes(const struct session *s, const struct lease *l)
@@ -547,6 +597,10 @@ void session_lease_added(struct session *s, struct lease *l, bool is_new)
 	list_add_tail(&s->leases, &l->by_holder);
 	s->nregions++;
 	s->bytes += lease_bytes(s, l);
+	if (s->account) {
+		s->account->regions++;
+		s->account->bytes += lease_bytes(s, l);
+	}
 	tenant_charge(s->tenant, lease_bytes(s, l));
 	if (s->grant)
 		s->grant->held += lease_bytes(s, l);
@@ -559,6 +613,10 @@ void session_lease_release(struct session *s, struct lease *l)
 	if (l->refs == 1) {
 		s->nregions--;
 		s->bytes -= lease_bytes(s, l);
+		if (s->account) {
+			s->account->regions--;
+			s->account->bytes -= lease_bytes(s, l);
+		}
 		tenant_uncharge(s->tenant, lease_bytes(s, l));
 		if (s->grant)
 			s->grant->held -= lease_bytes(s, l);

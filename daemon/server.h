@@ -28,6 +28,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "repair.h"
+#include "account.h"
 #include "stash.h"
 #include "tenant.h"
 #include "state.h"
@@ -46,6 +47,7 @@ struct session {
 	struct ucred cred;
 	char comm[16];
 	struct tenant *tenant;          /* the cgroup it connected from (tenant.h); NULL once ended */
+	struct account *account;        /* its uid's (account.h); NULL once ended */
 	struct grant *grant;            /* the grant it presented (grant.h), or NULL */
 	uint64_t connected_ns;
 	bool hello;
@@ -123,11 +125,16 @@ struct server {
 					 * the next contigd: their stash tables stay as they are */
 	uint64_t last_request_ns;       /* when the last request was dispatched */
 	uint64_t last_memory_take_ns;   /* when stashes were last taken for want of memory */
+	int spare_fd;                   /* given up for the accept that refuses a connection
+					 * at the fd limit (EAGAIN), taken again after */
+	uint64_t refused_busy;          /* connections refused at the fd limit */
+	uint64_t busy_logged_ns;        /* when that was last logged */
 	bool stash_marked;              /* some stash table has taken slots to unmark */
 	struct server_stats stats;
 	const struct server_handlers *handlers;
 	struct repair repair;           /* longer runs in the background (repair.h) */
 	struct tenants tenants;         /* sessions by cgroup, and cgroup-max-bytes */
+	struct accounts accounts;       /* what each uid's sessions hold (the uid quotas) */
 	struct grants grants;           /* the device plugin's (grant.h) */
 	uint64_t cgroup_fallbacks;      /* sessions charged to "/" for want of their cgroup */
 	/* Under systemd's fd store (restart.h): replies leave at the end of the
@@ -197,8 +204,12 @@ bool session_over_quota(const struct session *s, uint64_t bytes);
  * -EBUSY (s already has one, or holds memory). */
 int session_use_grant(struct session *s, const uint8_t *token);
 /* Make s the tenant of the cgroup its peer is in now (server_accept; a
- * session restored after a restart: read again). */
-void session_join_tenant(struct server *srv, struct session *s);
+ * session restored after a restart: read again). A cgroup that cannot be
+ * told for good (no SO_PEERPIDFD, no cgroup v2) is "/", documented; one
+ * that cannot be read now for want of fds or memory is -EMFILE, -ENFILE or
+ * -ENOMEM with may_refuse (the connection is refused: its tenant must not
+ * be guessed), else "/" with no right to allocate. */
+int session_join_tenant(struct server *srv, struct session *s, bool may_refuse);
 /* Put the cgroup-max-bytes lines in force (start-up and reload); on
  * failure the old ones stay, and the reason is logged. */
 void server_set_cgroup_limits(struct server *srv, const struct tenant_limits *tl);

@@ -5,7 +5,8 @@
  * the leases on its list add up to, the bytes it leased for carving are
  * part of the bytes it holds, the live sessions are nsessions, and each
  * cgroup tenant's subtree holds what its sessions and its children's do
- * (the root: what every live session holds). Called
+ * (the root: what every live session holds), and so does each uid's
+ * account (account.h). Called
  * by the fuzzer after every step, and by contigd after every loop turn
  * when CONTIG_DEBUG_CHECK is set (the integration tests set it).
  */
@@ -105,6 +106,47 @@ static int check_grants(const struct server *srv, char *why, size_t len)
 	return 0;
 }
 
+/* Each uid's account holds what its live sessions hold, and counts them;
+ * every live session has its uid's. */
+static int check_accounts(const struct server *srv, char *why, size_t len)
+{
+	const struct list_node *n;
+	uint32_t accounts = 0;
+
+	for (uint32_t b = 0; b < ACCOUNT_BUCKETS; b++) {
+		for (const struct account *acc = srv->accounts.bucket[b]; acc; acc = acc->next) {
+			uint32_t sessions = 0, regions = 0;
+			uint64_t bytes = 0;
+
+			accounts++;
+			for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+				const struct session *s = container_of(n, struct session, link);
+				if (s->dead || s->account != acc)
+					continue;
+				if (s->cred.uid != acc->uid)
+					FAIL("session %" PRIu64 " of uid %u in the account of uid %u",
+					     s->id, (unsigned)s->cred.uid, (unsigned)acc->uid);
+				sessions++;
+				regions += s->nregions;
+				bytes += s->bytes;
+			}
+			if (sessions != acc->sessions || regions != acc->regions ||
+			    bytes != acc->bytes)
+				FAIL("uid %u counts %u sessions / %u regions / %" PRIu64 " bytes, "
+				     "has %u / %u / %" PRIu64, (unsigned)acc->uid, acc->sessions,
+				     acc->regions, acc->bytes, sessions, regions, bytes);
+		}
+	}
+	if (accounts != srv->accounts.n)
+		FAIL("%u uid accounts listed, %u counted", accounts, srv->accounts.n);
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		const struct session *s = container_of(n, struct session, link);
+		if (!s->dead && !s->account)
+			FAIL("session %" PRIu64 " has no uid account", s->id);
+	}
+	return 0;
+}
+
 int server_check(const struct server *srv, char *why, size_t len)
 {
 	const struct list_node *n;
@@ -135,6 +177,9 @@ int server_check(const struct server *srv, char *why, size_t len)
 		FAIL("the cgroup tenants hold %" PRIu64 " bytes, the sessions %" PRIu64,
 		     srv->tenants.root.subtree_bytes, held);
 	r = check_grants(srv, why, len);
+	if (r < 0)
+		return r;
+	r = check_accounts(srv, why, len);
 	if (r < 0)
 		return r;
 	return check_tenants(&srv->tenants.root, why, len);

@@ -132,7 +132,10 @@ int server_restore_session(struct server *srv, const struct state_session *rec, 
 	/* Its cgroup as it is now (the state keeps no path); its grant as it
 	 * was (adopted before the sessions). A grant the state names but
 	 * does not hold: the session may take nothing more. */
-	session_join_tenant(srv, s);
+	r = account_join(&srv->accounts, s->cred.uid, &s->account);
+	if (r < 0)
+		goto fail;
+	(void)session_join_tenant(srv, s, false);
 	if (rec->grant_id) {
 		struct grant *gr = grant_by_id(&srv->grants, rec->grant_id);
 		if (gr) {
@@ -153,6 +156,9 @@ fail:
 	if (s) {
 		(void)shutdown(s->conn.src.fd, SHUT_RDWR);
 		conn_close(&s->conn, false);
+		stash_close(&s->stash);
+		if (s->stash_fd >= 0)
+			close(s->stash_fd);
 		free(s);
 	}
 	if (fd >= 0) {

@@ -21,7 +21,7 @@
  * or a process could leave its cgroup's limit by connecting and exiting.
  * When the kernel cannot tell (no SO_PEERPIDFD, no cgroup v2), every
  * session is "/" (logged once). */
-void session_join_tenant(struct server *srv, struct session *s)
+int session_join_tenant(struct server *srv, struct session *s, bool may_refuse)
 {
 	static char path[TENANT_PATH_MAX];
 	int r = peer_cgroup(s->conn.src.fd, s->cred.pid, path, sizeof(path));
@@ -29,13 +29,20 @@ void session_join_tenant(struct server *srv, struct session *s)
 	if (r == 0)
 		r = tenant_join(&srv->tenants, path, &s->tenant);
 	if (r == 0)
-		return;
-	if (r == -ESRCH)
+		return 0;
+	/* Out of fds or memory: the cgroup is there, we could not read it.
+	 * Charging "/" would let a container past its limit by connecting
+	 * while the daemon is short (which it can cause). */
+	bool transient = r == -EMFILE || r == -ENFILE || r == -ENOMEM;
+	if (transient && may_refuse)
+		return r;
+	if (r == -ESRCH || transient)
 		s->may_alloc = false;
 	else if (!srv->cgroup_fallbacks++)
 		log_warn("session of pid %d: cannot tell its cgroup (%s): charged to \"/\"; "
 			 "logged once", (int)s->cred.pid, strerror(-r));
 	(void)tenant_join(&srv->tenants, "/", &s->tenant); /* the root: never fails */
+	return 0;
 }
 
 void server_set_cgroup_limits(struct server *srv, const struct tenant_limits *tl)
@@ -65,6 +72,10 @@ int session_use_grant(struct session *s, const uint8_t *token)
 
 void server_fini(struct server *srv)
 {
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
+	srv->spare_fd = -1;
+	accounts_fini(&srv->accounts);
 	grants_fini(&srv->grants);
 	tenants_fini(&srv->tenants);
 }
