@@ -167,6 +167,17 @@ int frag_run(const struct frag_ops *ops, uint64_t total_bytes, double fill, unsi
 #define G_RSS           "rss"
 #define G_RAW64         "raw64"
 #define G_RESTART       "restart"
+#define G_SCALE_FRAG    "scale-frag"
+#define G_SCALE_READY_2M "scale-ready-2m"
+#define G_SCALE_READY_1G "scale-ready-1g"
+#define G_SCALE_RECLAIM  "scale-reclaim"
+/* Scale (issue 19): scale_sessions.c, scale_tput.c. */
+#define G_SCALE_SESS    "scale-sess"
+#define G_SCALE_RSS     "scale-rss"
+#define G_SCALE_LIST    "scale-list"
+#define G_SCALE_TPUT    "scale-tput"
+#define G_SCALE_CPU     "scale-cpu"
+#define G_SCALE_P99     "scale-p99"
 
 /* The main program's run: sizes and counts, and where things are. */
 struct run_cfg {
@@ -233,5 +244,41 @@ void dpdk_figures_run(const struct run_cfg *cfg);
  * the last run (nothing if it did not run). */
 void restart_run(const struct run_cfg *cfg);
 void restart_print_targets(FILE *f);
+/* Fragmentation over time with idle repair on and off, and the bound the
+ * kernel's free hugepages and the pool could form (scale_frag.c): rows in
+ * G_SCALE_FRAG and the curves scale-frag-largest and scale-frag-runs. */
+void scale_frag_run(const struct run_cfg *cfg);
+
+/* Issue 19's scale curves (--only scale-ready, scale-reclaim; tiny sizes in
+ * --smoke): contigd's ready time against pool size, 2 MiB and 1 GiB pages
+ * (scale_ready.c), and its reclaim rate against pages freed
+ * (scale_reclaim.c), each beside the kernel's floor in the same run. */
+void scale_ready_run(const struct run_cfg *cfg);
+void scale_reclaim_run(const struct run_cfg *cfg);
+/* Milliseconds to fault in npages 1 GiB pages: one mapping touched from
+ * nthreads threads (at most one per page); < 0 on failure. */
+double fault_bulk_1g(size_t npages, unsigned nthreads);
+/* Online CPUs, 1..16. */
+unsigned scale_threads(void);
+/* RLIMIT_NOFILE's soft limit up to the hard one: a pool page is an fd. */
+void scale_raise_nofile(void);
+/* May a pool of bytes be reserved, free_huge_bytes of it free already?
+ * false, with why, when MemAvailable would keep less than 4 GiB or bytes
+ * is beyond $CONTIG_BENCH_SCALE_MAX (a size: 1G, 512M). */
+bool scale_size_allowed(uint64_t bytes, uint64_t free_huge_bytes, char *why, size_t n);
+/* Free (unreserved) 2 MiB hugepages in bytes; the 2 MiB nr_hugepages; put
+ * it back to nr_found if it is higher (what the part raised). */
+uint64_t scale_free_2m_bytes(void);
+long scale_nr_2m(void);
+void scale_restore_2m(long nr_found);
+/* Wait until n hugepages of page_size are free (a stopped contigd's come
+ * back after its exit): 0, or -ETIMEDOUT. */
+int scale_wait_hugepages(uint64_t page_size, long n, unsigned timeout_ms);
+/* Issue 19: many sessions connected (scale_sessions.c) and throughput
+ * against client processes (scale_tput.c), as curves (curve.h) and rows;
+ * the sessions targets, met or not, from the last run. */
+void scale_sessions_run(const struct run_cfg *cfg);
+void scale_sessions_print_targets(FILE *f);
+void scale_tput_run(const struct run_cfg *cfg);
 
 #endif

@@ -16,7 +16,8 @@
 #include <stdbool.h>
 
 #define CURVE_MAX_SERIES 8
-#define CURVE_MAX_POINTS 64
+/* 512: a time series of a few hundred samples (scale-frag) fits. */
+#define CURVE_MAX_POINTS 512
 
 struct curve {
 	char name[48];

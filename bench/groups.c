@@ -34,7 +34,24 @@ const struct bench_group bench_groups[] = {
 	{ G_CONCOPS, "concurrency: aggregate alloc+free pairs per second", true },
 	{ G_RESTART, "restart from systemd's fd store, clients on: signal → serving again "
 		     "(÷ floor: ÷ a cold start of the same pool beside it)", false },
+	{ G_SCALE_READY_2M, "scale: ready to serve against pool size, 2 MiB pages", false },
+	{ G_SCALE_READY_1G, "scale: ready to serve against pool size, 1 GiB pages", false },
+	{ G_SCALE_RECLAIM, "scale: reclaim, freed pages back in the pool against pages freed",
+	  true },
 	{ G_RSS, "daemon memory (VmRSS, idle, after the workloads)", false },
+	{ G_SCALE_FRAG, "fragmentation over time: largest free run at the end of each idle gap "
+			"(÷ floor: ÷ the longest run the pool's free pages and the kernel's free "
+			"hugepages could form)", true },
+	/* Scale (issue 19): each also a curve, curve-scale-*.tsv. */
+	{ G_SCALE_SESS, "scale: alloc+free 2 MiB (CONTIG_STASH=0) from one more client, N "
+			"sessions connected", false },
+	{ G_SCALE_RSS, "scale: contigd VmRSS per connected session", false },
+	{ G_SCALE_LIST, "scale: contigctl clients / regions --json, fork to exit", false },
+	{ G_SCALE_TPUT, "scale: 2 MiB alloc+touch+free pairs per second, N client processes",
+	  true },
+	{ G_SCALE_CPU, "scale: server CPU time per pair, N client processes", false },
+	{ G_SCALE_P99, "scale: a pair's latency under load, contig (stash off) and a bare "
+		       "SOCK_SEQPACKET echo server", false },
 	/* Page granularity (carve.c, dpdk_carve.c). */
 	{ G_CARVE_4K_WS, "page granularity: 4 KiB alloc+touch+free, one of a working set replaced, ns per pair",
 	  false },

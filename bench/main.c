@@ -7,7 +7,8 @@
  * ratios to the floor and to contig, and the machine it ran on.
  *
  *   contig-bench [--smoke] [--no-dpdk]
- *                [--only floors,raw,ready,contig,frag,dpdk,carve,restart]
+ *                [--only floors,raw,ready,contig,frag,dpdk,carve,restart,
+ *                        scale-ready,scale-reclaim,scale-sessions,scale-tput,scale-frag]
  *                [--contigd PATH] [--tsv FILE]
  *
  * carve: the page-granularity figures, contig's and DPDK's (carve.c), with
@@ -15,6 +16,13 @@
  * restart: contigd restarted from systemd's fd store with 100 sessions,
  * beside a cold start (restart.c), with a table of issue 20's targets; it
  * needs twice the pool in hugepages (4 GiB).
+ * scale-*: issue 19's curves, each beside its floor or peer in the same run
+ * (curve-*.tsv beside --tsv; bench/plot.sh draws them): ready time against
+ * pool size (scale_ready.c), reclaim rate (scale_reclaim.c), sessions
+ * connected (scale_sessions.c), throughput against clients (scale_tput.c),
+ * fragmentation over time, 10 minutes per configuration unless
+ * $CONTIG_BENCH_FRAG_SECONDS says (scale_frag.c). Only when named in --only
+ * (bench/run.sh scale names them all), and small in --smoke.
  *
  * --smoke: a few iterations of everything and small pools (< 30 s), for the
  * test suite, which checks that every figure was produced.
@@ -55,6 +63,13 @@ static bool want(const char *part)
 		if ((p == arg_only || p[-1] == ',') && (p[len] == 0 || p[len] == ','))
 			return true;
 	return false;
+}
+
+/* A part that runs only when --only names it (and, with tiny sizes, in
+ * --smoke without --only). */
+static bool want_named(const char *part)
+{
+	return arg_only && want(part);
 }
 
 /* The programs beside this one in the build tree. */
@@ -240,7 +255,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 't': arg_tsv = optarg; break;
 		case 'h':
 			printf("usage: %s [--smoke] [--no-dpdk] "
-			       "[--only floors,raw,ready,contig,frag,dpdk,carve,restart] "
+			       "[--only floors,raw,ready,contig,frag,dpdk,carve,restart,"
+			       "scale-ready,scale-reclaim,scale-sessions,scale-tput,scale-frag] "
 			       "[--contigd PATH] [--tsv FILE]\n",
 			       argv[0]);
 			exit(0);
@@ -344,6 +360,41 @@ int main(int argc, char **argv)
 				       "no %s", cfg.contigd);
 	}
 
+	if (want_named("scale-frag") || (cfg.smoke && !arg_only)) {
+		fprintf(stderr, "contig-bench: fragmentation over time\n");
+		if (executable(cfg.contigd))
+			scale_frag_run(&cfg);
+		else
+			result_missing(G_SCALE_FRAG, "repair on: largest free run at the end of each "
+				       "idle gap", ROLE_CONTIG, "MiB", "no %s", cfg.contigd);
+	}
+	if (want_named("scale-ready") || (cfg.smoke && !arg_only)) {
+		fprintf(stderr, "contig-bench: scale: ready against pool size\n");
+		scale_ready_run(&cfg);
+	}
+	if (want_named("scale-reclaim") || (cfg.smoke && !arg_only)) {
+		fprintf(stderr, "contig-bench: scale: reclaim against pages freed\n");
+		scale_reclaim_run(&cfg);
+	}
+	/* Issue 19's scale figures: only when named (the full sizes hold
+	 * 2,000 processes and ~10 GiB of hugepages), and small in --smoke. */
+	if (cfg.smoke ? want("scale-sessions") : want_named("scale-sessions")) {
+		fprintf(stderr, "contig-bench: scale: sessions connected\n");
+		if (executable(cfg.contigd) && executable(cfg.contigctl))
+			scale_sessions_run(&cfg);
+		else
+			result_missing(G_SCALE_SESS, "contig: one more client as root", ROLE_INFO,
+				       "µs", "no %s or %s", cfg.contigd, cfg.contigctl);
+	}
+	if (cfg.smoke ? want("scale-tput") : want_named("scale-tput")) {
+		fprintf(stderr, "contig-bench: scale: throughput against clients\n");
+		if (executable(cfg.contigd))
+			scale_tput_run(&cfg);
+		else
+			result_missing(G_SCALE_TPUT, "contig, stash on", ROLE_INFO, "pairs/s",
+				       "no %s", cfg.contigd);
+	}
+
 	printf("## contig-bench%s\n\n", cfg.smoke ? " --smoke (NOT representative)" : "");
 	print_machine(stdout, argc, argv, (double)(now_ns() - t0) / 1e9);
 	printf("\n");
@@ -351,6 +402,7 @@ int main(int argc, char **argv)
 		carve_print_targets(stdout, cfg.smoke);
 	if (want("restart"))
 		restart_print_targets(stdout);
+	scale_sessions_print_targets(stdout);
 	results_print_markdown(stdout);
 	if (arg_tsv) {
 		tsv = fopen(arg_tsv, "we");

@@ -9,6 +9,10 @@
  *
  * $CONTIG_BENCH is the program (meson sets it); the DPDK rows are expected
  * when $CONTIG_BENCH_DPDK is set (meson sets it when DPDK was found).
+ *
+ * The plots too: the run's curves (curve-*.tsv beside its TSV) are drawn
+ * with $CONTIG_PLOT (bench/plot.sh, gnuplot), and every curve must have
+ * given a non-empty, complete SVG. What a plot shows is not checked.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -17,6 +21,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +43,10 @@ static struct row rows[640];
 static size_t nrows;
 static int bench_status = -1;
 static bool table_printed;
+/* The run's directory: its TSV, its curves and plots/ (removed at the end). */
+static char run_dir[] = "/tmp/contig-bench-smoke-XXXXXX";
+static bool have_run_dir;
+static int plot_status = -1; /* bench/plot.sh's exit status; -1: not run */
 
 struct want {
 	const char *group;
@@ -212,6 +222,18 @@ static const struct want wants[] = {
 	{ "restart", "calling client: one round trip (contig_query)" },
 	{ "rss", "contig: contigd with 32 pages" },
 	{ "rss", "contig: contigd with 64 pages" },
+	/* Fragmentation over time, idle repair on and off (scale_frag.c). */
+	{ "scale-frag", "bound: the longest run the pool's free pages and the kernel's" },
+	{ "scale-frag", "=repair on: largest free run at the end of each idle gap" },
+	{ "scale-frag", "=repair on: largest free run ÷ bound, worst gap with a round" },
+	{ "scale-frag", "=repair off: largest free run at the end of each idle gap" },
+	{ "scale-frag", "=repair off: largest free run ÷ bound, worst gap" },
+};
+
+/* Curves the smoke run must write (curve-NAME.tsv) and plot.sh draw. */
+static const char *const curves[] = {
+	"scale-frag-largest",
+	"scale-frag-runs",
 };
 
 /*
@@ -274,6 +296,9 @@ static const struct sane sanes[] = {
 	{ "restart", "=restarts that resumed from the store (not cold)", 1, 1, "4 of 4" },
 	{ "restart", "=sessions that kept their regions and connection", 1, 1, "5 of 5 (5 answered)" },
 	{ "restart", "=calling client: calls that failed", 0, 0 },
+	/* The bound holds the largest free run's own frames: never below it. */
+	{ "scale-frag", "=repair on: largest free run ÷ bound, worst gap with a round", 0, 1 },
+	{ "scale-frag", "=repair off: largest free run ÷ bound, worst gap", 0, 1 },
 };
 
 static void parse_tsv(const char *path)
@@ -312,12 +337,34 @@ static void parse_tsv(const char *path)
 	fclose(f);
 }
 
-/* Run the benchmark once for every test. */
+/* Draw the run's curves: $CONTIG_PLOT DIR (its stderr goes to ours). */
+static int run_plot(const char *dir)
+{
+	const char *plot = getenv("CONTIG_PLOT");
+	int status;
+	pid_t pid;
+
+	if (!plot)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int o = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (o >= 0)
+			dup2(o, STDOUT_FILENO);
+		execl(plot, plot, dir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Run the benchmark once for every test, then plot its curves. */
 static int run_bench(void **state)
 {
 	const char *bench = getenv("CONTIG_BENCH");
-	char tsv[] = "/tmp/contig-bench-smoke-XXXXXX", out[64];
-	int fd, status;
+	char tsv[64], out[64];
+	int status;
 	FILE *f;
 	char line[512];
 	pid_t pid;
@@ -327,11 +374,11 @@ static int run_bench(void **state)
 		fprintf(stderr, "CONTIG_BENCH is not set\n");
 		return -1;
 	}
-	fd = mkstemp(tsv);
-	if (fd < 0)
+	if (!mkdtemp(run_dir))
 		return -1;
-	close(fd);
-	snprintf(out, sizeof(out), "%s.md", tsv);
+	have_run_dir = true;
+	snprintf(tsv, sizeof(tsv), "%s/results.tsv", run_dir);
+	snprintf(out, sizeof(out), "%s/results.md", run_dir);
 	pid = fork();
 	if (pid == 0) {
 		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -350,8 +397,36 @@ static int run_bench(void **state)
 			table_printed = true;
 	if (f)
 		fclose(f);
-	unlink(tsv);
-	unlink(out);
+	plot_status = run_plot(run_dir);
+	return 0;
+}
+
+/* Every file in dir (one level: no directories but plots/), then dir. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (!strcmp(e->d_name, "plots"))
+			remove_dir(path);
+		else
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int remove_run_dir(void **state)
+{
+	(void)state;
+	if (have_run_dir)
+		remove_dir(run_dir);
 	return 0;
 }
 
@@ -412,10 +487,119 @@ static void test_sane(void **state)
 	}
 }
 
+static bool gnuplot_installed(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096], exe[4200];
+
+	snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
+	for (char *save, *dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(exe, sizeof(exe), "%s/gnuplot", dir);
+		if (access(exe, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* An SVG that gnuplot finished: non-empty, with its opening and closing tag.
+ * NULL, or what is wrong with it. */
+static const char *svg_problem(const char *path)
+{
+	const char *why = NULL;
+	struct stat st;
+	char *buf;
+	FILE *f;
+	size_t n;
+
+	if (stat(path, &st) < 0)
+		return "missing";
+	if (st.st_size == 0)
+		return "empty";
+	buf = calloc(1, (size_t)st.st_size + 1);
+	f = fopen(path, "re");
+	if (!buf || !f) {
+		why = "unreadable";
+		goto out;
+	}
+	n = fread(buf, 1, (size_t)st.st_size, f);
+	buf[n] = 0;
+	if (!strstr(buf, "<svg"))
+		why = "without <svg";
+	else if (!strstr(buf, "</svg>"))
+		why = "without </svg> (cut short)";
+out:
+	if (f)
+		fclose(f);
+	free(buf);
+	return why;
+}
+
+static void assert_plotted(void)
+{
+	if (!gnuplot_installed())
+		fail_msg("gnuplot is not installed, so the smoke run's curves cannot be drawn: "
+			 "apt-get install gnuplot-nox (scripts/contig.sh test installs it)");
+	if (!getenv("CONTIG_PLOT"))
+		fail_msg("CONTIG_PLOT (bench/plot.sh) is not set");
+	if (plot_status != 0)
+		fail_msg("%s %s exited %d (its messages are above)", getenv("CONTIG_PLOT"), run_dir,
+			 plot_status);
+}
+
+/* Every curve the run wrote was drawn. */
+static void test_plots(void **state)
+{
+	DIR *d;
+	struct dirent *e;
+	unsigned ncurves = 0;
+
+	(void)state;
+	assert_plotted();
+	d = opendir(run_dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char svg[512];
+		const char *why;
+
+		if (strncmp(e->d_name, "curve-", 6) || len < 10 || strcmp(e->d_name + len - 4, ".tsv"))
+			continue;
+		ncurves++;
+		snprintf(svg, sizeof(svg), "%s/plots/%.*s.svg", run_dir, (int)(len - 10),
+			 e->d_name + 6);
+		why = svg_problem(svg);
+		if (why) {
+			closedir(d);
+			fail_msg("%s: its plot %s is %s", e->d_name, svg, why);
+		}
+	}
+	closedir(d);
+	if (!ncurves)
+		fail_msg("the run wrote no curve-*.tsv in %s", run_dir);
+}
+
+/* One curve the run must have written, and its plot. */
+static void test_curve(void **state)
+{
+	const char *name = *state, *why;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/curve-%s.tsv", run_dir, name);
+	if (access(path, R_OK) != 0)
+		fail_msg("the run wrote no %s", path);
+	assert_plotted();
+	snprintf(path, sizeof(path), "%s/plots/%s.svg", run_dir, name);
+	why = svg_problem(path);
+	if (why)
+		fail_msg("plot %s is %s", path, why);
+}
+
 int main(void)
 {
-	static struct CMUnitTest tests[1 + sizeof(wants) / sizeof(wants[0]) +
-				       sizeof(sanes) / sizeof(sanes[0])];
+	static struct CMUnitTest tests[2 + sizeof(wants) / sizeof(wants[0]) +
+				       sizeof(sanes) / sizeof(sanes[0]) +
+				       sizeof(curves) / sizeof(curves[0])];
+	static char cnames[sizeof(curves) / sizeof(curves[0])][80];
 	static char names[sizeof(wants) / sizeof(wants[0])][200];
 	static char snames[sizeof(sanes) / sizeof(sanes[0])][220];
 	bool dpdk = getenv("CONTIG_BENCH_DPDK") != NULL;
@@ -437,5 +621,12 @@ int main(void)
 		tests[n++] = (struct CMUnitTest){ .name = snames[i], .test_func = test_sane,
 						  .initial_state = (void *)&sanes[i] };
 	}
-	return _cmocka_run_group_tests("bench-smoke", tests, n, run_bench, NULL);
+	tests[n++] = (struct CMUnitTest){ .name = "plots: every curve drawn",
+					  .test_func = test_plots };
+	for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+		snprintf(cnames[i], sizeof(cnames[i]), "curve: %s", curves[i]);
+		tests[n++] = (struct CMUnitTest){ .name = cnames[i], .test_func = test_curve,
+						  .initial_state = (void *)curves[i] };
+	}
+	return _cmocka_run_group_tests("bench-smoke", tests, n, run_bench, remove_run_dir);
 }

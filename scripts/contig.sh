@@ -38,10 +38,11 @@ packages=(build-essential meson ninja-build pkg-config clang llvm libclang-rt-14
           libcmocka-dev libsystemd-dev libnuma-dev liburing-dev libbpf-dev libxdp-dev
           libdpdk-dev iproute2 systemd valgrind systemd-container debootstrap groff-base
           debhelper devscripts lintian podman runc busybox-static
-          qemu-system-x86 cpio
+          qemu-system-x86 cpio gnuplot-nox
           golang-go golang-google-grpc-dev golang-goprotobuf-dev protobuf-compiler python3-yaml)
 # podman, runc: tests/container_cdi.sh; qemu, cpio: tests/guest/run.sh; Go, grpc,
-# protoc, python3-yaml: the device plugin (k8s/) and its tests
+# protoc, python3-yaml: the device plugin (k8s/) and its tests; gnuplot-nox: the
+# bench's plots (bench/plot.sh, checked by the bench-smoke suite)
 
 install_missing() {
     local missing=()
