@@ -35,6 +35,8 @@ void samples_add(struct samples *s, double x);
 void samples_free(struct samples *s);
 /* Sorts in place; 0 and 0 for an empty set. */
 void samples_summary(struct samples *s, double *ret_median, double *ret_p99);
+/* The median, NAN when there is no sample (a curve's missing point). */
+double samples_median(struct samples *s);
 
 enum role {
 	ROLE_FLOOR,  /* the physical floor this group is compared to */
@@ -194,6 +196,12 @@ struct run_cfg {
 	char first_client[512]; /* contig-bench-first */
 	char dpdk_helper[512];  /* contig-bench-dpdk, or "" */
 };
+
+/* The number a sysfs or procfs file holds, -1 if none; write one: 0 or
+ * -errno. A /proc/meminfo field in KiB, -1 if none. */
+long file_long(const char *path);
+int file_write_long(const char *path, long v);
+long meminfo_kb(const char *field);
 
 /* Make sure at least n 2 MiB hugepages are free, raising nr_hugepages by
  * the shortfall; returns how many are free (may be fewer than n). */

@@ -18,20 +18,53 @@
 
 long hugepages_nr_before = -1, hugepages_nr_after = -1;
 
-static long read_in(const char *dir, const char *file)
+long file_long(const char *path)
 {
-	char path[128];
+	FILE *f = fopen(path, "re");
 	long v = -1;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s%s", dir, file);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	if (fscanf(f, "%ld", &v) != 1)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+int file_write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", v);
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+long meminfo_kb(const char *field)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	size_t len = strlen(field);
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static long read_in(const char *dir, const char *file)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s%s", dir, file);
+	return file_long(path);
 }
 
 static long read_long(const char *file)

@@ -111,24 +111,6 @@ static void cpu_model(char *buf, size_t n)
 	fclose(f);
 }
 
-static long meminfo_kb(const char *field)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	size_t len = strlen(field);
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			kb = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
 static void loadavg(char *buf, size_t n)
 {
 	FILE *f = fopen("/proc/loadavg", "re");

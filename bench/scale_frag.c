@@ -266,17 +266,9 @@ out:
 static long sysfs_2m(const char *file)
 {
 	char path[128];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), SYSFS_2M "%s", file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return file_long(path);
 }
 
 /* Up to max of the kernel's free 2 MiB hugepages: faulted into a

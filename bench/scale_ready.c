@@ -64,47 +64,6 @@
 
 /* ---- what the scale parts share (bench.h) ---- */
 
-static long read_sysfs(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-static int write_sysfs(const char *path, long v)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", v);
-	return fclose(f) == 0 ? 0 : -errno;
-}
-
-static long meminfo_kb(const char *field)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	size_t len = strlen(field);
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			kb = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
 unsigned scale_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -166,14 +125,14 @@ bool scale_size_allowed(uint64_t bytes, uint64_t free_huge_bytes, char *why, siz
 
 uint64_t scale_free_2m_bytes(void)
 {
-	long fr = read_sysfs(SYSFS_2M "free_hugepages"), rs = read_sysfs(SYSFS_2M "resv_hugepages");
+	long fr = file_long(SYSFS_2M "free_hugepages"), rs = file_long(SYSFS_2M "resv_hugepages");
 
 	return fr > rs && rs >= 0 ? (uint64_t)(fr - rs) * HUGE_2M : 0;
 }
 
 long scale_nr_2m(void)
 {
-	return read_sysfs(SYSFS_2M "nr_hugepages");
+	return file_long(SYSFS_2M "nr_hugepages");
 }
 
 void scale_restore_2m(long nr_found)
@@ -182,7 +141,7 @@ void scale_restore_2m(long nr_found)
 
 	/* Only what this part raised, never below what it found. */
 	if (nr_found >= 0 && nr > nr_found)
-		(void)write_sysfs(SYSFS_2M "nr_hugepages", nr_found);
+		(void)file_write_long(SYSFS_2M "nr_hugepages", nr_found);
 }
 
 int scale_wait_hugepages(uint64_t page_size, long n, unsigned timeout_ms)
@@ -194,7 +153,7 @@ int scale_wait_hugepages(uint64_t page_size, long n, unsigned timeout_ms)
 	snprintf(fpath, sizeof(fpath), "%sfree_hugepages", dir);
 	snprintf(rpath, sizeof(rpath), "%sresv_hugepages", dir);
 	for (;;) {
-		long fr = read_sysfs(fpath), rs = read_sysfs(rpath);
+		long fr = file_long(fpath), rs = file_long(rpath);
 		if (fr < 0 || rs < 0)
 			return -ENOENT;
 		if (fr - rs >= n)
@@ -298,16 +257,6 @@ static int contigd_ready_sized(const struct run_cfg *cfg, uint64_t pool_bytes, u
 	return 0;
 }
 
-static double median_of(struct samples *s)
-{
-	double med, p99;
-
-	if (!s->n)
-		return NAN;
-	samples_summary(s, &med, &p99);
-	return med;
-}
-
 static const char *size_label(uint64_t bytes, char *buf, size_t n)
 {
 	if (bytes >= GIB)
@@ -377,8 +326,8 @@ static int ready_size(const struct run_cfg *cfg, const char *group, uint64_t byt
 		if (page_size == HUGE_2M && (ms = memfd_bulk(npages)) >= 0)
 			samples_add(&memfd, ms);
 	}
-	y[0] = median_of(&contig);
-	y[1] = median_of(&floor);
+	y[0] = samples_median(&contig);
+	y[1] = samples_median(&floor);
 	snprintf(who, sizeof(who), "%s: floor: kernel fault-in of %zu pages, all CPUs (%u threads)",
 		 size, npages, page_size == HUGE_1G && nthreads > npages ? (unsigned)npages : nthreads);
 	result_samples(group, who, ROLE_INFO, "ms", &floor,
@@ -387,7 +336,7 @@ static int ready_size(const struct run_cfg *cfg, const char *group, uint64_t byt
 	if (page_size == HUGE_1G) {
 		snprintf(who, sizeof(who), "%s: kernel fault-in of %zu pages, 1 thread", size, npages);
 		result_samples(group, who, ROLE_INFO, "ms", &one, "%.0f ms per GiB",
-			       median_of(&one) / (double)npages);
+			       samples_median(&one) / (double)npages);
 	}
 	if (page_size == HUGE_2M) {
 		snprintf(who, sizeof(who), "%s: %zu × (memfd + fallocate + mmap + pagemap), 1 thread",
@@ -471,7 +420,7 @@ static void ready_2m(const struct run_cfg *cfg, unsigned rounds, unsigned nthrea
  * ms to ready, or < 0. */
 static double ready_1g_unreserved(const struct run_cfg *cfg)
 {
-	long nr = read_sysfs(SYSFS_1G "nr_hugepages"), fr = read_sysfs(SYSFS_1G "free_hugepages");
+	long nr = file_long(SYSFS_1G "nr_hugepages"), fr = file_long(SYSFS_1G "free_hugepages");
 	struct scale_ready_once o = { 0 };
 	const char *who = "2 GiB: contigd raising nr_hugepages itself, pages just given back";
 	double ms = -1;
@@ -491,7 +440,7 @@ static double ready_1g_unreserved(const struct run_cfg *cfg)
 			     "fork → socket accepts; its 'pinned in' %.0f ms includes the raise",
 			     o.pinned_ms);
 	}
-	hugepages_1g_restore(nr, read_sysfs(SYSFS_1G "nr_hugepages"));
+	hugepages_1g_restore(nr, file_long(SYSFS_1G "nr_hugepages"));
 	return ms;
 }
 
@@ -522,7 +471,7 @@ static void ready_1g(const struct run_cfg *cfg, unsigned rounds, unsigned nthrea
 
 	curve_init(&c, "scale-ready-1g", "Ready to serve against pool size, 1 GiB pages",
 		   "pool (GiB)", "ms from fork to ready", false, false, 2, series);
-	if (read_sysfs(SYSFS_1G "nr_hugepages") < 0) {
+	if (file_long(SYSFS_1G "nr_hugepages") < 0) {
 		result_missing(G_SCALE_READY_1G, "1 GiB pages", ROLE_INFO, "ms",
 			       "the kernel has no 1 GiB hugepage size");
 		snprintf(stop, sizeof(stop), "not measured: the kernel has no 1 GiB hugepage size");
@@ -531,8 +480,8 @@ static void ready_1g(const struct run_cfg *cfg, unsigned rounds, unsigned nthrea
 	if (cfg->smoke) {
 		/* Never allocate gigantic pages in the smoke run: seconds,
 		 * and they may not come. Use a free one if there is. */
-		long fr = read_sysfs(SYSFS_1G "free_hugepages"),
-		     rs = read_sysfs(SYSFS_1G "resv_hugepages");
+		long fr = file_long(SYSFS_1G "free_hugepages"),
+		     rs = file_long(SYSFS_1G "resv_hugepages");
 		want = fr > rs ? 1 : 0;
 		if (!want) {
 			result_missing(G_SCALE_READY_1G, "1 GiB pages", ROLE_INFO, "ms",

@@ -262,16 +262,6 @@ static int stat_of(const struct run_cfg *cfg, const char *sock, const char *key,
 	return 0;
 }
 
-static double median_of(struct samples *s)
-{
-	double med, p99;
-
-	if (!s->n)
-		return NAN;
-	samples_summary(s, &med, &p99);
-	return med;
-}
-
 /* One N: a fresh contigd of N pages, rounds of floor and contigd in
  * alternating order; y[0] contigd, y[1] the floor (median pages/s). */
 static void reclaim_size(const struct run_cfg *cfg, unsigned n, unsigned rounds,
@@ -326,8 +316,8 @@ static void reclaim_size(const struct run_cfg *cfg, unsigned n, unsigned rounds,
 	/* Its pages come back after its exit (io_uring teardown). */
 	(void)scale_wait_hugepages(HUGE_2M, (long)n, 10000);
 
-	y[0] = median_of(&contig);
-	y[1] = median_of(&floor);
+	y[0] = samples_median(&contig);
+	y[1] = samples_median(&floor);
 	snprintf(who, sizeof(who), "%u pages: floor: N × (memfd + fallocate + populate), %u threads",
 		 n, nthreads);
 	result_samples(G_SCALE_RECLAIM, who, ROLE_INFO, "pages/s", &floor,

@@ -57,6 +57,16 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+double samples_median(struct samples *s)
+{
+	double med, p99;
+
+	if (!s->n)
+		return NAN;
+	samples_summary(s, &med, &p99);
+	return med;
+}
+
 void samples_summary(struct samples *s, double *ret_median, double *ret_p99)
 {
 	size_t k;

@@ -234,6 +234,14 @@ static const struct want wants[] = {
 static const char *const curves[] = {
 	"scale-frag-largest",
 	"scale-frag-runs",
+	"scale-ready-2m",
+	"scale-reclaim",
+	"scale-sessions-latency",
+	"scale-sessions-rss",
+	"scale-listing",
+	"scale-tput",
+	"scale-tput-cpu",
+	"scale-tput-p99",
 };
 
 /*

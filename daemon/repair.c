@@ -233,11 +233,16 @@ uint32_t repair_choose(struct repair_frame *f, uint32_t n, uint64_t ps, uint32_t
 	return kept;
 }
 
-/* Frames the pool owns now: FREE ones may go, USED and QUARANTINED stay.
- * RECLAIMING and LOST pages own no frame (their address is a stale record).
- * Low memory stays too: the low pool's pages (dug for at start, ids from
- * p->nbase on) and any page below 4 GiB are scarce, and a candidate from
- * anywhere is no substitute for them. */
+/* The pool's free frames: FREE ones may go; low memory stays: the low
+ * pool's pages (dug for at start, ids from p->nbase on) and any page below
+ * 4 GiB are scarce, and a candidate from anywhere is no substitute for them.
+ * Pages held (USED, QUARANTINED) are left out: a run is what a request can
+ * have now, so a held page ends one, and a round makes the free runs
+ * longest (at start, when nothing is held, that is the pool's runs). A
+ * round that counted held pages in runs would build runs around regions
+ * and leave the free ones short: under churn it left the largest free run
+ * at 0.4 of what the pool's and the kernel's free pages could form.
+ * RECLAIMING and LOST pages own no frame (their address is a stale record). */
 static uint32_t pool_frames(const struct pool *p, struct repair_frame *f, uint32_t *ret_free)
 {
 	uint32_t n = 0, nfree = 0;
@@ -249,8 +254,6 @@ static uint32_t pool_frames(const struct pool *p, struct repair_frame *f, uint32
 		if (pg->state == EXTENT_FREE && id < p->nbase && pg->phys >= (4ull << 30))
 			kind = REPAIR_FREE, nfree++;
 		else if (pg->state == EXTENT_FREE)
-			kind = REPAIR_FIXED;
-		else if (pg->state == EXTENT_USED || pg->state == EXTENT_QUARANTINED)
 			kind = REPAIR_FIXED;
 		else
 			continue;
@@ -310,7 +313,10 @@ out:
 	free(f);
 	free(give);
 	drop_candidates(rp);
-	rp->runs_after = ret->runs_after;
+	struct pool_figures info;
+	pool_figures(p, EXTENT_NODE_ANY, &info);
+	rp->runs_after = info.runs;
+	rp->largest_free_after = (uint32_t)(info.largest_free_run / p->page_size);
 	return 0;
 }
 
@@ -326,13 +332,16 @@ bool repair_idle_due(struct repair *rp, const struct pool *p, uint64_t now,
 	pool_figures(p, EXTENT_NODE_ANY, &info);
 	if (info.reclaiming_bytes || info.quarantined_bytes)
 		return false;
-	if (info.runs <= rp->runs_after) {
-		/* Churn moved pages but left no more runs: not worth a round
-		 * until something moves again. */
+	uint32_t largest_free = (uint32_t)(info.largest_free_run / p->page_size);
+	if (info.runs <= rp->runs_after && largest_free >= rp->largest_free_after) {
+		/* Churn moved pages but left the runs as they were and the
+		 * largest free one as long: not worth a round until something
+		 * moves again. */
 		rp->moved_at = p->stats.phys_changed;
 		return false;
 	}
-	log_info("repair: idle for %u s with %u runs (%u after the last round): another round",
-		 rp->idle_s, info.runs, rp->runs_after);
+	log_info("repair: idle for %u s with %u runs (%u after the last round), the largest free "
+		 "one %u pages (%u): another round", rp->idle_s, info.runs, rp->runs_after,
+		 largest_free, rp->largest_free_after);
 	return true;
 }

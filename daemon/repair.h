@@ -3,7 +3,7 @@
  * repair.h - make the pool's runs longer while it serves: fault spare free
  * hugepages of the kernel (candidates) in the background, then swap FREE
  * pool pages for candidates wherever that gives longer physically contiguous
- * runs, and give the rest back.
+ * free runs (a page held by a region ends a run), and give the rest back.
  *
  * Why it is safe: only FREE pages are swapped out, and a FREE page has never
  * been visible to any client since it was last zeroed; a candidate is a
@@ -20,7 +20,7 @@
  * pool.h and swaps through pool_page_swap; the pool knows nothing of it.
  * It owns its policy too: a round once the daemon serves, and another when
  * the daemon has been idle for idle_s seconds and churn has left more runs
- * than the last round did (repair_idle_due).
+ * than the last round did, or a shorter largest free run (repair_idle_due).
  */
 #ifndef CONTIG_REPAIR_H
 #define CONTIG_REPAIR_H
@@ -39,6 +39,7 @@ struct repair {
 	uint32_t idle_s;             /* another round after this long idle; 0: never */
 	uint64_t moved_at;           /* the pool's phys_changed when the last round started */
 	uint32_t runs_after;         /* runs the last round left */
+	uint32_t largest_free_after; /* pages in the longest free run it left */
 	uint64_t looked;             /* candidates faulted, all rounds (a counter) */
 	/* The round under way. */
 	pthread_t thread;
@@ -59,8 +60,10 @@ struct repair {
 struct repair_result {
 	uint32_t looked;             /* candidates faulted */
 	uint32_t swapped;            /* pool pages exchanged for candidates */
+	/* Runs of the pool's free frames (all of its frames when none is
+	 * held, as at start), and the longest, in pages. */
 	uint32_t runs_before, runs_after;
-	uint32_t largest_before, largest_after; /* pages in the longest run of the pool */
+	uint32_t largest_before, largest_after;
 	uint64_t score_before, score_after;     /* repair_score of the pool's frames */
 	uint64_t harvest_ns;
 };
@@ -86,7 +89,7 @@ int repair_apply(struct repair *rp, struct pool *p, struct repair_result *ret);
 void repair_stop(struct repair *rp);
 /* Is another round due (once a second): idle long enough, pages moved
  * since the last round, reclaim and quarantine settled, and more runs than
- * the last round left? */
+ * the last round left, or a shorter largest free run? */
 bool repair_idle_due(struct repair *rp, const struct pool *p, uint64_t now,
 		     uint64_t last_request_ns);
 
