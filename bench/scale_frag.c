@@ -552,7 +552,8 @@ static double ratio(const struct sf_gap *g)
 }
 
 /* Append to a note, cut at its end. */
-static void append(char *buf, size_t size, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) void append(char *buf, size_t size,
+							  const char *fmt, ...)
 {
 	size_t len = strlen(buf);
 	va_list ap;
