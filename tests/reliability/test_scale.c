@@ -128,6 +128,10 @@ static int try_session(const char *sock, int *ret_fd)
 		 * still be there to read. */
 	}
 	t = raw_reply(fd, &m);
+	/* A unix socket may report the peer's close (ECONNRESET) before the
+	 * datagram it sent first: read on, as libcontig does. */
+	for (int i = 0; i < 2 && t == 0; i++)
+		t = raw_reply(fd, &m);
 	if (t == PROTO_HELLO_REPLY) {
 		*ret_fd = fd;
 		return 1;
