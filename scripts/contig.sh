@@ -129,6 +129,10 @@ refresh_hugepages() {
     nr=$(cat $sys/nr_hugepages)
     free=$(cat $sys/free_hugepages)
     echo $((nr - free)) > $sys/nr_hugepages 2>/dev/null || true
+    # After hours of churn (a guest, a thousand clients, other suites) the
+    # kernel's free memory is scattered too: compact it, so that the pages
+    # taken again can be physically adjacent.
+    echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
     echo "$nr" > $sys/nr_hugepages 2>/dev/null || true
 }
 
