@@ -132,6 +132,7 @@ refresh_hugepages() {
     # After hours of churn (a guest, a thousand clients, other suites) the
     # kernel's free memory is scattered too: compact it, so that the pages
     # taken again can be physically adjacent.
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
     echo "$nr" > $sys/nr_hugepages 2>/dev/null || true
 }
