@@ -206,6 +206,20 @@ bool daemon_wait_log(const struct daemon_proc *d, const char *text, int ms)
 	return false;
 }
 
+bool pool_lacks_run(uint64_t bytes)
+{
+	struct contig_pool_info info;
+	int e = errno;
+
+	memset(&info, 0, sizeof(info));
+	if (e != ENOMEM || contig_query(&info) < 0 || info.largest_free_run >= bytes)
+		return false;
+	fprintf(stderr, "the pool has no free run of %llu bytes (largest %llu): the host's free "
+		"hugepages were scattered; skipped\n", (unsigned long long)bytes,
+		(unsigned long long)info.largest_free_run);
+	return true;
+}
+
 bool wait_pool_idle(int ms)
 {
 	struct contig_pool_info info;

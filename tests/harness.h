@@ -37,6 +37,12 @@ int daemon_fd_count(const struct daemon_proc *d);
  * (the caller touches it first). UINT64_MAX if not present. */
 uint64_t pagemap_phys(const void *va);
 
+/* After an allocation of bytes failed with ENOMEM: true when the pool has
+ * no free run that long (the host's free hugepages were scattered when
+ * contigd took them), so that a test can skip, saying so, rather than
+ * assert on the host's layout. */
+bool pool_lacks_run(uint64_t bytes);
+
 /* Poll contig_query until free == total (all reclaim done), up to ms.
  * Returns true when it got there. */
 bool wait_pool_idle(int ms);
