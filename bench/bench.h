@@ -216,6 +216,8 @@ void hugepages_1g_restore(long nr_before, long nr_after);
 extern long hugepages_nr_before, hugepages_nr_after;
 
 void floors_run(const struct run_cfg *cfg);
+/* A connected SOCK_SEQPACKET unix socket to path, or -1. */
+int seqpacket_connect(const char *path);
 /* The IPC floor's server (a forked child) on path: request k (first byte) is
  * answered with k hugetlb memfds. Returns its pid or -errno. */
 pid_t ipc_server_start(const char *path);

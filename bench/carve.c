@@ -42,22 +42,6 @@ struct child {
 	uint64_t count_pool; /* and its pool's bytes (p->count_mb, or 2 GiB of 1 GiB pages) */
 };
 
-/* Wait until the pool is all free again (a child's session ended). */
-static bool wait_free(unsigned timeout_ms)
-{
-	uint64_t t0 = now_ns();
-	struct contig_pool_info info;
-
-	for (;;) {
-		memset(&info, 0, sizeof(info));
-		if (contig_query(&info) == 0 && info.free_bytes >= info.total_bytes)
-			return true;
-		if (now_ns() - t0 > (uint64_t)timeout_ms * 1000000)
-			return false;
-		sleep_us(200);
-	}
-}
-
 /* Run fn in a child whose rows come back through a pipe into the table;
  * carve_off: with CONTIG_CARVE=0. */
 static int in_child(void (*fn)(const struct child *), const struct child *c, bool carve_off)
@@ -444,7 +428,7 @@ static int daemon_up(const struct run_cfg *cfg, struct contigd *d, const char *n
 	setenv("CONTIG_SOCKET", d->sock, 1);
 	/* Measure the pool as it serves for good: after its start-up repair. */
 	(void)contigd_wait_repair(d, line, sizeof(line), 20000);
-	wait_free(10000);
+	pool_wait_whole(10000, 200);
 	return 0;
 }
 
@@ -623,20 +607,20 @@ void carve_run(const struct run_cfg *cfg)
 			if (dpdk_first && cfg->dpdk_helper[0])
 				dpdk_carve_helper(cfg, "DPDK legacy", true, pool_mb, "carve", spec);
 			in_child(fig_af, &c, false);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 			in_child(fig_af, &off, true);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 			in_child(fig_v2p16, &c, false);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 			in_child(fig_v2pmany, &c, false);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 			if (!dpdk_first && cfg->dpdk_helper[0])
 				dpdk_carve_helper(cfg, "DPDK legacy", true, pool_mb, "carve", spec);
 		}
 		merge_rounds(p.rounds);
 		fprintf(stderr, "contig-bench: carve: threads, mix\n");
 		in_child(fig_threads, &c, false);
-		wait_free(10000);
+		pool_wait_whole(10000, 200);
 		in_child(fig_mix, &c, false);
 		daemon_down(&d);
 	}
@@ -652,9 +636,9 @@ void carve_run(const struct run_cfg *cfg)
 			c.count_bytes = off.count_bytes = i ? 64 * KIB : 4 * KIB;
 			c.count_pool = off.count_pool = (uint64_t)p.count_mb * MIB;
 			in_child(fig_count, &c, false);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 			in_child(fig_count, &off, true);
-			wait_free(10000);
+			pool_wait_whole(10000, 200);
 		}
 		daemon_down(&d);
 	}

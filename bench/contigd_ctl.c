@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "contigd_ctl.h"
 
+#include <contig.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -204,4 +205,19 @@ long proc_status_kb(pid_t pid, const char *field)
 		}
 	fclose(f);
 	return kb;
+}
+
+bool pool_wait_whole(unsigned timeout_ms, unsigned poll_us)
+{
+	uint64_t t0 = now_ns();
+	struct contig_pool_info info;
+
+	for (;;) {
+		memset(&info, 0, sizeof(info));
+		if (contig_query(&info) == 0 && info.free_bytes >= info.total_bytes)
+			return true;
+		if (now_ns() - t0 > (uint64_t)timeout_ms * 1000000)
+			return false;
+		sleep_us(poll_us);
+	}
 }

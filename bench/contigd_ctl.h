@@ -40,5 +40,9 @@ int contigctl_json(const struct run_cfg *cfg, const char *sock, const char *cmd,
 		   size_t size);
 /* A "Field:   N kB" line of /proc/PID/status, in kB; -1 if absent. */
 long proc_status_kb(pid_t pid, const char *field);
+/* Poll contig_query every poll_us (each look is a request the daemon's
+ * loop answers: not too often) until the pool is all free again; false
+ * after timeout_ms. */
+bool pool_wait_whole(unsigned timeout_ms, unsigned poll_us);
 
 #endif

@@ -108,7 +108,7 @@ static void ipc_server(int lfd)
 	}
 }
 
-static int ipc_connect(const char *path)
+int seqpacket_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -242,7 +242,7 @@ static void ipc_floors(const struct run_cfg *cfg)
 			       strerror((int)-pid));
 		return;
 	}
-	s = ipc_connect(path);
+	s = seqpacket_connect(path);
 	if (s < 0 || ipc_rtt(s, 0, NULL) < 0 || ipc_rtt(s, 1, fds) < 0)
 		goto out;
 	close(fds[0]);
@@ -289,7 +289,7 @@ static void ipc_floors(const struct run_cfg *cfg)
 	s = -1;
 	for (unsigned i = 0; i < n / 10 + 3; i++) {
 		uint64_t t0 = now_ns();
-		int c = ipc_connect(path);
+		int c = seqpacket_connect(path);
 		uint8_t *m;
 		if (c < 0 || ipc_rtt(c, 0, NULL) < 0 || ipc_rtt(c, 1, fds) < 0)
 			goto out;

@@ -141,23 +141,6 @@ struct reclaim_sample {
 	int32_t error;
 };
 
-static bool pool_whole(unsigned timeout_ms)
-{
-	uint64_t t0 = now_ns();
-	struct contig_pool_info info;
-
-	for (;;) {
-		memset(&info, 0, sizeof(info));
-		if (contig_query(&info) == 0 && info.free_bytes >= info.total_bytes)
-			return true;
-		if (now_ns() - t0 > (uint64_t)timeout_ms * 1000000)
-			return false;
-		/* Each look is a request the daemon's loop answers, on the
-		 * CPUs its reclaim workers need: not too often. */
-		sleep_us(POLL_US);
-	}
-}
-
 static void touch(volatile uint8_t *p, size_t bytes)
 {
 	for (size_t off = 0; off < bytes; off += 4096)
@@ -175,7 +158,7 @@ static void client_round(unsigned n, struct reclaim_sample *s)
 		s->error = -ENOMEM;
 		return;
 	}
-	if (!pool_whole(10000)) {
+	if (!pool_wait_whole(10000, POLL_US)) {
 		s->error = -ETIMEDOUT;
 		goto out;
 	}
@@ -201,7 +184,7 @@ static void client_round(unsigned n, struct reclaim_sample *s)
 		contig_free(r[i]);
 	nreg = 0;
 	t1 = now_ns();
-	if (!pool_whole(60000)) {
+	if (!pool_wait_whole(60000, POLL_US)) {
 		s->error = -ETIMEDOUT;
 		goto out;
 	}

@@ -155,19 +155,6 @@ static pid_t echo_start(const char *path)
 	return pid < 0 ? -errno : pid;
 }
 
-static int echo_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* contig's message pattern: a request answered, then one that is not. */
 static int echo_pair(int fd)
 {
@@ -205,7 +192,7 @@ static __attribute__((noreturn)) void client_main(const struct tput_world *w, en
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
 	if (kind == KIND_ECHO) {
-		fd = echo_connect(w->echo_path);
+		fd = seqpacket_connect(w->echo_path);
 		if (fd < 0)
 			_exit(1);
 	} else if (setenv("CONTIG_SOCKET", w->d.sock, 1) < 0 ||
