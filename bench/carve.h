@@ -101,6 +101,11 @@ extern const char *const carve_group_ws[CARVE_NSIZES], *const carve_group_b2b[CA
 #define CARVE_V2P_REGIONS 16
 #define CARVE_V2P_N 4096
 extern const size_t carve_v2p_sizes[CARVE_V2P_REGIONS];
+/* What a peer's note says when an allocation failed because the host's
+ * hugepages it was given had no physically adjacent run long enough (a
+ * buffer past one page needs one in DPDK's legacy mode): the host's
+ * layout, not the peer's or contig's code. The smoke run skips on it. */
+#define CARVE_HOST_SCATTERED "host's hugepages too scattered"
 void carve_v2p_pattern(uint8_t *const *r, uint32_t *ret_region, uint32_t *ret_offset,
 		       void **ret_addr);
 /* The many-regions lookup's pattern: CARVE_MANY_N random interior bytes

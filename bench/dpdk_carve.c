@@ -111,6 +111,34 @@ static void fig_af(const struct carve_params *p)
 
 /* ---- 2. lookups on 16 mixed buffers ---- */
 
+struct longest_run {
+	size_t bytes, page;
+};
+
+static int longest_run_cb(const struct rte_memseg_list *msl, const struct rte_memseg *ms,
+			  size_t len, void *arg)
+{
+	struct longest_run *run = arg;
+
+	(void)msl;
+	if (len > run->bytes)
+		run->bytes = len;
+	run->page = ms->hugepage_sz;
+	return 0;
+}
+
+/* Whether an rte_malloc of bytes could fit no VA- and IOVA-contiguous chunk
+ * of the hugepages EAL was given (the element's header needs room past the
+ * bytes themselves); the longest chunk in ret_longest. */
+static bool host_scattered(size_t bytes, size_t *ret_longest)
+{
+	struct longest_run run = { 0, 0 };
+
+	rte_memseg_contig_walk(longest_run_cb, &run);
+	*ret_longest = run.bytes;
+	return run.page && run.bytes < (bytes + 4096 + run.page - 1) / run.page * run.page;
+}
+
 static void fig_v2p16(const struct carve_params *p)
 {
 	static uint32_t reg[CARVE_V2P_N], off[CARVE_V2P_N];
@@ -123,9 +151,13 @@ static void fig_v2p16(const struct carve_params *p)
 	for (unsigned i = 0; i < CARVE_V2P_REGIONS; i++) {
 		r[i] = rte_malloc(NULL, carve_v2p_sizes[i], 4096);
 		if (!r[i]) {
+			size_t longest;
+			bool scattered = host_scattered(carve_v2p_sizes[i], &longest);
+
 			result_missing(carve_raw_group(raw, G_CARVE_V2P16), who, ROLE_PEER, "ns",
-				       "rte_malloc(%zu): %s", carve_v2p_sizes[i],
-				       rte_strerror(rte_errno));
+				       "rte_malloc(%zu): %s%s; longest IOVA-contiguous chunk %zu KiB",
+				       carve_v2p_sizes[i], rte_strerror(rte_errno),
+				       scattered ? "; " CARVE_HOST_SCATTERED : "", longest >> 10);
 			goto out;
 		}
 	}

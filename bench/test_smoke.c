@@ -33,6 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "carve.h"
+
 struct row {
 	char group[32], who[128], unit[16], note[200];
 	double median;
@@ -447,6 +449,23 @@ static bool matches(const struct want *w, const struct row *r)
 	return strstr(r->who, w->who) != NULL;
 }
 
+/*
+ * A peer's figure that could not run because the hugepages the host gave
+ * it were too scattered (its row in the group says CARVE_HOST_SCATTERED):
+ * the machine's layout, not a defect of the bench, so the check is skipped,
+ * saying why. contig's own rows never get the pass.
+ */
+static void skip_if_host_scattered(const struct want *w)
+{
+	if (!w->dpdk)
+		return;
+	for (size_t i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].group, w->group) && strstr(rows[i].note, CARVE_HOST_SCATTERED)) {
+			print_message("skipped: %s (%s): %s\n", w->who, w->group, rows[i].note);
+			skip();
+		}
+}
+
 static void test_exit_status(void **state)
 {
 	(void)state;
@@ -462,6 +481,7 @@ static void test_figure(void **state)
 	for (size_t i = 0; i < nrows && !found; i++)
 		if (matches(w, &rows[i]))
 			found = &rows[i];
+	skip_if_host_scattered(w);
 	if (!found)
 		fail_msg("no row '%s' in group '%s'", w->who, w->group);
 	/* Produced: samples, or a peer's counted failure (ENOMEM every time). */
@@ -480,6 +500,7 @@ static void test_sane(void **state)
 	for (size_t i = 0; i < nrows && !found; i++)
 		if (matches(&as_want, &rows[i]))
 			found = &rows[i];
+	skip_if_host_scattered(&as_want);
 	if (!found)
 		fail_msg("no row '%s' in group '%s'", w->who, w->group);
 	if (!found->n)
