@@ -9,7 +9,9 @@
  * and STOPPING=1. A thread serves it; store->lock guards the entries.
  *
  * store_spawn starts a program as systemd starts a unit again: with every
- * stored fd passed as sd_listen_fds(3) says. Several stores may run at once
+ * stored fd passed as sd_listen_fds(3) says, after every datagram queued
+ * so far is taken in (systemd dispatches its notify socket before SIGCHLD,
+ * so what a killed unit sent is stored before it is started again). Several stores may run at once
  * (one per daemon), each in a directory of its own.
  */
 #ifndef CONTIG_FAKE_FDSTORE_H
@@ -33,6 +35,7 @@ struct store {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	atomic_bool stop;
+	atomic_bool busy;        /* the thread holds a datagram it has not taken in yet */
 	struct entry ent[STORE_MAX];
 	int n;
 	atomic_int ready;        /* READY=1 datagrams */

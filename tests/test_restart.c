@@ -450,7 +450,10 @@ static void world_up(void)
 	big = info.largest_free_run < 64 * MiB ? info.largest_free_run / 2 : 64 * MiB;
 	big &= ~(2 * MiB - 1);
 	if (big < 4 * MiB)
-		big = 4 * MiB;
+		big = info.largest_free_run >= 4 * MiB ? 4 * MiB : 2 * MiB;
+	if (big < 4 * MiB)
+		fprintf(stderr, "note: the pool has no two adjacent free pages here (the host's "
+			"free hugepages were scattered), so the big region is one page\n");
 	held[R2M].base = contig_alloc(2 * MiB, UINT64_MAX);
 	held[R64M].base = contig_alloc(big, UINT64_MAX);
 	held[SMALL0].base = contig_alloc(4096, UINT64_MAX);
