@@ -51,6 +51,8 @@ static enum outcome send_region(struct session *s, uint32_t request, const struc
 			return OUTCOME_UNDELIVERABLE;
 	}
 	session_replied(s, PROTO_REGION, 0, 0, rg->id);
+	log_debug("session %llu: request %u -> region %llu", (unsigned long long)s->id, request,
+		  (unsigned long long)rg->id);
 	return OUTCOME_REPLIED;
 }
 
@@ -393,6 +395,9 @@ enum outcome dispatch(struct session *s, const struct proto_msg *m)
 {
 	uint16_t type = m->hdr.type;
 
+	log_debug("session %llu: request %u type %u region %llu", (unsigned long long)s->id,
+		  m->hdr.request, type,
+		  type == PROTO_FREE ? (unsigned long long)m->body.free.region_id : 0ull);
 	if (!s->hello)
 		return type == PROTO_HELLO ? on_hello(s, m) : OUTCOME_VIOLATION;
 	/* Replies sent to the daemon, or a second HELLO: the peer is broken. */

@@ -707,6 +707,8 @@ static uint32_t take_ids(struct session *s, const uint64_t *ids, uint32_t n)
 			st->stash_bogus++;
 			continue;
 		}
+		log_debug("session %llu: took stashed region %llu", (unsigned long long)s->id,
+			  (unsigned long long)ids[i]);
 		session_lease_release(s, l);
 		st->stash_taken++;
 		taken++;
@@ -793,18 +795,21 @@ uint32_t session_finish_takes(struct session *s)
 {
 	uint64_t ids[PROTO_STASH_SLOTS];
 	uint32_t n = stash_marked(&s->stash, ids), k = 0;
+	bool owed = session_reply_owed(s);
 
 	if (s->stash.marked)
 		s->srv->stash_marked = true;
-	/* The reply owed to the client may hand out a region its table also
-	 * names (nothing stops it lying): that one stays, as take_one would
-	 * have left it. */
+	/* A reply still owed to the client may hand out a region its table
+	 * also names (nothing stops it lying): that one stays, as take_one
+	 * would have left it. A recorded reply that left with its request is
+	 * no reason to keep anything: the client had the region, stashed it,
+	 * and the take of it must be finished like any other. */
 	for (uint32_t i = 0; i < n; i++) {
 		struct region *rg = pool_region_find(&s->srv->pool, ids[i]);
 		/* Freed already: the killed contigd's state recorded it. */
 		if (!rg || !pool_lease_of(rg, s))
 			continue;
-		if (!s->reply.request || ids[i] != s->reply.region_id)
+		if (!owed || ids[i] != s->reply.region_id)
 			ids[k++] = ids[i];
 	}
 	return take_ids(s, ids, k);

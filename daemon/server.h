@@ -252,5 +252,10 @@ void server_unmark_stashes(struct server *srv);
  * table but may not have recorded (frees what is still held). Returns how
  * many regions were freed. */
 uint32_t session_finish_takes(struct session *s);
+/* A restored session: is the request at its socket's head the one whose
+ * reply the state recorded (the killed contigd acted on it and may have
+ * sent the reply, but the request never left the socket)? Only then is
+ * that reply owed again. */
+bool session_reply_owed(struct session *s);
 
 #endif

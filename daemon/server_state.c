@@ -170,6 +170,14 @@ fail:
 	return r;
 }
 
+bool session_reply_owed(struct session *s)
+{
+	struct proto_hdr h;
+
+	return s->reply.request && conn_peek_head(&s->conn, &h) == 0 &&
+	       h.request == s->reply.request && h.type == s->reply.request_type;
+}
+
 uint32_t server_resend_replies(struct server *srv)
 {
 	struct list_node *n;
@@ -177,11 +185,7 @@ uint32_t server_resend_replies(struct server *srv)
 
 	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
 		struct session *s = container_of(n, struct session, link);
-		struct proto_hdr h;
-
-		if (s->dead || !s->reply.request || conn_peek_head(&s->conn, &h) < 0)
-			continue;
-		if (h.request != s->reply.request || h.type != s->reply.request_type)
+		if (s->dead || !session_reply_owed(s))
 			continue; /* not served yet: it will be, as usual */
 		s->cur_request = s->reply.request;
 		s->cur_type = s->reply.request_type;
