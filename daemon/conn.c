@@ -204,7 +204,7 @@ static void update_interest(struct conn *c)
 		return;
 	if (c->out_head)
 		ev = EPOLLOUT;
-	else if (!c->held)
+	else if (!c->held && !c->gated)
 		ev = EPOLLIN;
 	/* With no interest, EPOLLHUP and EPOLLERR still wake us: a held
 	 * client that dies is noticed. */
@@ -215,6 +215,19 @@ static void update_interest(struct conn *c)
 void conn_hold(struct conn *c, bool held)
 {
 	c->held = held;
+}
+
+void conn_gate(struct conn *c, bool gated)
+{
+	c->gated = gated;
+	if (!gated)
+		conn_kick(c);
+}
+
+void conn_regate(struct conn *c)
+{
+	c->pending = false;
+	c->gated = true;
 }
 
 void conn_kick(struct conn *c)
@@ -286,7 +299,7 @@ static void read_some(struct conn *c)
 	int fds[PROTO_RECV_MAX_FDS];
 
 	for (int i = 0; i < READS_PER_TURN && !c->dead && !c->ending && !c->out_head && !c->held &&
-			!c->pending;
+			!c->gated && !c->pending;
 	     i++) {
 		struct proto_msg m;
 		size_t nfds;

@@ -95,6 +95,7 @@ struct conn {
 	uint32_t nout, max_out;
 	bool dead;                      /* closed: no I/O, waits to be freed by its owner */
 	bool held;                      /* not read while set (a request waits) */
+	bool gated;                     /* not read while set (conn_gate) */
 	bool ending;                    /* ops->ended was called */
 	/* The fd store's mode (conn_defer): */
 	struct conn_outbox *outbox;     /* NULL: replies leave at once */
@@ -137,6 +138,15 @@ void conn_resume_reply(struct conn *c, uint32_t skip);
 
 /* Stop or resume reading (a request that waits for reclaim). */
 void conn_hold(struct conn *c, bool held);
+/* Not read until opened again, whatever holds it: a session whose socket
+ * is not in systemd's fd store yet must not be answered (a restart would
+ * not know it, and would release what the answers handed out). Opening
+ * kicks it. */
+void conn_gate(struct conn *c, bool gated);
+/* From ops->message, in the fd store's mode (peek): the request being
+ * served is not answered now but stays in the socket, read again once the
+ * gate opens. */
+void conn_regate(struct conn *c);
 /* Send what was queued outside an event of this connection, and watch for
  * what it needs next (after a held request was answered). */
 void conn_kick(struct conn *c);

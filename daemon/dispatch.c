@@ -403,6 +403,11 @@ enum outcome dispatch(struct session *s, const struct proto_msg *m)
 	/* Replies sent to the daemon, or a second HELLO: the peer is broken. */
 	if (type >= PROTO_TYPE_MAX || !handlers[type])
 		return OUTCOME_VIOLATION;
+	/* What hands out memory or a table waits for the store to hold the
+	 * session (server.h); looking and giving back never do. */
+	if ((type == PROTO_ALLOC || type == PROTO_IMPORT || type == PROTO_STASH) &&
+	    session_wait_for_store(s))
+		return OUTCOME_WAITING;
 	return handlers[type](s, m);
 }
 

@@ -400,6 +400,7 @@ int restart_open_store(struct restart *rs, struct server *srv)
 	int r;
 
 	srv->store = srv->store || fdstore_on(&rs->store);
+	srv->gate_unstored = fdstore_on(&rs->store);
 	if (!fdstore_on(&rs->store)) {
 		fdstore_passed_free(rs->passed, rs->npassed);
 		rs->passed = NULL;
@@ -464,7 +465,13 @@ static void sync_sessions(struct restart *rs, struct server *srv)
 		}
 		if (!s->store_held && !s->conn.dead) {
 			snprintf(name, sizeof(name), "sess-%" PRIu64, s->id);
-			s->store_held = fdstore_put(&rs->store, name, s->conn.src.fd) == 0;
+			int r = fdstore_put(&rs->store, name, s->conn.src.fd);
+			s->store_held = r == 0;
+			/* Stored; or it will not be (the store is full: said
+			 * once, and a restart ends this session): served now. */
+			s->store_unheld = r < 0 && r != -EAGAIN;
+			if (r != -EAGAIN)
+				session_open_gate(s);
 		}
 		if (s->stash_fd >= 0 && !s->stash_held) {
 			snprintf(name, sizeof(name), "stash-%" PRIu64, s->id);
@@ -549,8 +556,13 @@ void restart_persist(struct restart *rs, struct server *srv)
 	bool incomplete;
 	int r;
 
-	if (!fdstore_on(&rs->store))
+	if (!fdstore_on(&rs->store)) {
+		/* Gone (send_msg): nothing waits for it any more. */
+		srv->gate_unstored = false;
+		if (srv->ngated)
+			server_open_gates(srv);
 		return;
+	}
 	rs->store.behind = false;
 	/* 1. Files in. */
 	if (!rs->listen_held && srv->listen_fd >= 0)

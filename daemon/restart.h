@@ -16,7 +16,10 @@
  * state names is in the store (unless the manager was behind: then the page
  * is dropped at restore, safely), and a request the dead contigd had not
  * answered is still in its socket: the next contigd serves it, or, if the
- * state says it was served, sends the recorded reply (server.h).
+ * state says it was served, sends the recorded reply (server.h). A session
+ * the manager has not taken yet (behind: EAGAIN) gets no memory and no
+ * stash table until it has (session_wait_for_store): the next contigd
+ * would not know it, and would release what it was given.
  *
  * The resume trusts nothing it cannot check: the state's checksum and
  * structure (else a cold start: every stored file is closed and removed,

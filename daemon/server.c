@@ -343,12 +343,41 @@ int server_accept(struct server *srv)
 	return 0;
 }
 
+bool session_wait_for_store(struct session *s)
+{
+	if (!s->srv->gate_unstored || s->store_held || s->store_unheld)
+		return false;
+	conn_regate(&s->conn);
+	s->srv->ngated++;
+	return true;
+}
+
+void session_open_gate(struct session *s)
+{
+	if (!s->conn.gated)
+		return;
+	s->srv->ngated--;
+	conn_gate(&s->conn, false);
+}
+
+void server_open_gates(struct server *srv)
+{
+	struct list_node *n;
+
+	for (n = srv->sessions.next; n != &srv->sessions && srv->ngated; n = n->next)
+		session_open_gate(container_of(n, struct session, link));
+}
+
 void session_end(struct session *s)
 {
 	struct list_node *n, *t;
 
 	if (s->dead)
 		return;
+	if (s->conn.gated) {
+		s->srv->ngated--;
+		s->conn.gated = false;
+	}
 	s->dead = true;
 	s->srv->version++;
 	/* systemd's fd store holds the socket too: the peer must see the end

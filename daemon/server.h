@@ -73,6 +73,7 @@ struct session {
 	/* systemd's fd store (restart.c's): it holds the socket / the stash
 	 * table; stash_fd is a copy of the table kept until it is stored. */
 	bool store_held;
+	bool store_unheld;              /* the store refused it (full): it will not be */
 	bool stash_held;
 	int stash_fd;
 };
@@ -141,6 +142,10 @@ struct server {
 	 * turn through outbox, requests leave their socket once answered. */
 	bool store;
 	struct conn_outbox outbox;
+	/* Requests that hand out memory wait until their session's socket is
+	 * in the store (session_wait_for_store); ngated of them wait now. */
+	bool gate_unstored;
+	uint32_t ngated;
 	uint64_t version;               /* bumped by every change of what server_save writes */
 };
 
@@ -252,6 +257,17 @@ void server_unmark_stashes(struct server *srv);
  * table but may not have recorded (frees what is still held). Returns how
  * many regions were freed. */
 uint32_t session_finish_takes(struct session *s);
+/* Under the fd store, a request that would hand out memory or a stash
+ * table to a session whose socket is not stored yet (the manager is
+ * behind: EAGAIN on its socket) is not served: a SIGKILL then would leave
+ * the next contigd without the session, and it would release what the
+ * answer handed out while the client still maps it. True: the request
+ * stays in the socket and the session is not read until its gate opens:
+ * once the socket is stored, or it never will be (the store is full or
+ * gone). */
+bool session_wait_for_store(struct session *s);
+void session_open_gate(struct session *s);
+void server_open_gates(struct server *srv);
 /* A restored session: is the request at its socket's head the one whose
  * reply the state recorded (the killed contigd acted on it and may have
  * sent the reply, but the request never left the socket)? Only then is

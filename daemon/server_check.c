@@ -151,12 +151,13 @@ int server_check(const struct server *srv, char *why, size_t len)
 {
 	const struct list_node *n;
 	uint64_t held = 0;
-	uint32_t live = 0;
+	uint32_t live = 0, gated = 0;
 	int r;
 
 	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
 		const struct session *s = container_of(n, struct session, link);
 
+		gated += s->conn.gated;
 		if (s->dead) {
 			/* Ended: it holds nothing and counts nothing. */
 			if (s->nregions || s->bytes || s->carve_bytes || s->leases.next != &s->leases)
@@ -173,6 +174,10 @@ int server_check(const struct server *srv, char *why, size_t len)
 	}
 	if (live != srv->nsessions)
 		FAIL("%u live sessions, nsessions %u", live, srv->nsessions);
+	/* A gate left shut is a session never read again. */
+	if (gated != srv->ngated || (gated && !srv->gate_unstored))
+		FAIL("%u sessions wait for the store, %u counted (gating %s)", gated, srv->ngated,
+		     srv->gate_unstored ? "on" : "off");
 	if (srv->tenants.root.subtree_bytes != held)
 		FAIL("the cgroup tenants hold %" PRIu64 " bytes, the sessions %" PRIu64,
 		     srv->tenants.root.subtree_bytes, held);

@@ -110,6 +110,12 @@ static void *store_main(void *arg)
 		int fds[256], nfds = 0;
 		ssize_t n;
 
+		if (atomic_load(&s->paused)) {
+			atomic_store(&s->still, true);
+			usleep(1000);
+			continue;
+		}
+		atomic_store(&s->still, false);
 		if (poll(&p, 1, 50) != 1)
 			continue;
 		/* Before the datagram leaves the queue: store_drain reads
@@ -164,6 +170,8 @@ int store_open(struct store *s, const char *dir)
 	atomic_store(&s->stopping, 0);
 	atomic_store(&s->stop, false);
 	atomic_store(&s->busy, false);
+	atomic_store(&s->paused, false);
+	atomic_store(&s->still, false);
 	s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s->sock < 0)
 		return -errno;
@@ -196,6 +204,16 @@ void store_close(struct store *s)
 	close(s->sock);
 	unlink(s->path);
 	s->sock = -1;
+}
+
+void store_pause(struct store *s, bool paused)
+{
+	if (!paused)
+		atomic_store(&s->still, false);
+	atomic_store(&s->paused, paused);
+	/* Paused once the thread is past any datagram it was reading. */
+	while (paused && !atomic_load(&s->still))
+		usleep(100);
 }
 
 int store_count(struct store *s, const char *prefix)

@@ -18,6 +18,7 @@
 #define CONTIG_FAKE_FDSTORE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,6 +37,8 @@ struct store {
 	pthread_mutex_t lock;
 	atomic_bool stop;
 	atomic_bool busy;        /* the thread holds a datagram it has not taken in yet */
+	atomic_bool paused;      /* a manager that is behind: nothing is read */
+	atomic_bool still;       /* the thread saw paused and reads nothing */
 	struct entry ent[STORE_MAX];
 	int n;
 	atomic_int ready;        /* READY=1 datagrams */
@@ -51,6 +54,10 @@ int store_open(struct store *s, const char *dir);
 /* What systemd does when the unit is stopped for good: every fd closed.
  * Nothing if the store is not open. */
 void store_close(struct store *s);
+/* A manager that is behind (paused: its socket is not read, so senders
+ * get EAGAIN once the queue is full), or catching up again. store_spawn
+ * must not be called while paused. */
+void store_pause(struct store *s, bool paused);
 /* Entries whose name starts with prefix. */
 int store_count(struct store *s, const char *prefix);
 
