@@ -127,16 +127,26 @@ static int longest_run_cb(const struct rte_memseg_list *msl, const struct rte_me
 	return 0;
 }
 
-/* Whether an rte_malloc of bytes could fit no VA- and IOVA-contiguous chunk
- * of the hugepages EAL was given (the element's header needs room past the
- * bytes themselves); the longest chunk in ret_longest. */
+/*
+ * Whether an rte_malloc of bytes failed for want of physically adjacent
+ * hugepages: it needs more than one page (with its element's header), the
+ * heap has that much free, but no free block that long. In legacy mode
+ * (no remapping) a block longer than a page is a run of pages physically
+ * adjacent, so that is the host's layout, not a full heap. The longest
+ * IOVA-contiguous chunk EAL has, in ret_longest, for the note.
+ */
 static bool host_scattered(size_t bytes, size_t *ret_longest)
 {
 	struct longest_run run = { 0, 0 };
+	struct rte_malloc_socket_stats st;
+	size_t need = bytes + 4096;
 
 	rte_memseg_contig_walk(longest_run_cb, &run);
 	*ret_longest = run.bytes;
-	return run.page && run.bytes < (bytes + 4096 + run.page - 1) / run.page * run.page;
+	if (!run.page || need <= run.page ||
+	    rte_malloc_get_socket_stats((int)rte_socket_id(), &st) < 0)
+		return false;
+	return st.heap_freesz_bytes >= need && st.greatest_free_size < need;
 }
 
 static void fig_v2p16(const struct carve_params *p)

@@ -486,7 +486,8 @@ static void test_figure(void **state)
 		fail_msg("no row '%s' in group '%s'", w->who, w->group);
 	/* Produced: samples, or a peer's counted failure (ENOMEM every time). */
 	if (!found->n && !found->failed)
-		fail_msg("row '%s' (%s) was not measured", found->who, found->group);
+		fail_msg("row '%s' (%s) was not measured: %s", found->who, found->group,
+			 found->note);
 	if (found->n)
 		assert_true(isfinite(found->median) && found->median >= 0);
 }
@@ -504,7 +505,8 @@ static void test_sane(void **state)
 	if (!found)
 		fail_msg("no row '%s' in group '%s'", w->who, w->group);
 	if (!found->n)
-		fail_msg("row '%s' (%s) was not measured", found->who, found->group);
+		fail_msg("row '%s' (%s) was not measured: %s", found->who, found->group,
+			 found->note);
 	if (!(found->median >= w->min && found->median <= w->max))
 		fail_msg("row '%s' (%s): %g %s, expected %g to %g", found->who, found->group,
 			 found->median, found->unit, w->min, w->max);

@@ -244,14 +244,14 @@ expect "socket root:contig 0660" test "$(stat -c '%U:%G %a' /run/contigd/contigd
 
 echo "--- access"
 useradd -m -G contig alice && useradd -m bob
-r=$(probe alice 4M); echo "alice: $r"
+r=$(probe alice 2M); echo "alice: $r"
 expect "alice (group contig) allocates and gets a physical address" grep -q '^ok phys=0x[0-9a-f]' <<<"$r"
-r=$(probe bob 4M); echo "bob: $r"
+r=$(probe bob 2M); echo "bob: $r"
 expect "bob (not in contig) gets EACCES" test "$r" = errno=EACCES
 
 echo "--- a client holding a region"
 rm -f /tmp/hold1.out /tmp/hold2.out
-runuser -u alice -- deb-probe hold 4M /tmp/hold1.out &
+runuser -u alice -- deb-probe hold 2M /tmp/hold1.out &
 expect "holder 1 allocated" waitfor /tmp/hold1.out '^held'
 cat /tmp/hold1.out
 pid1=$(field /tmp/hold1.out pid) va1=$(field /tmp/hold1.out va) phys1=$(field /tmp/hold1.out phys)
@@ -260,15 +260,15 @@ expect "contig_phys_addr matches /proc/PID/pagemap" test $((pm)) = $((phys1))
 
 echo "--- reload applies a changed quota"
 cp /etc/contigd/contigd.conf /tmp/contigd.conf.orig
-r=$(probe alice 4M); echo "before: $r"
-expect "alice allocates 4M more before the change" grep -q '^ok' <<<"$r"
-echo "uid-max-bytes = 6M" >>/etc/contigd/contigd.conf
+r=$(probe alice 2M); echo "before: $r"
+expect "alice allocates 2M more before the change" grep -q '^ok' <<<"$r"
+echo "uid-max-bytes = 3M" >>/etc/contigd/contigd.conf
 expect "systemctl reload contigd (reloaded)" reload_and_wait
-r=$(probe alice 4M); echo "after: $r"
-expect "uid-max-bytes = 6M: 4M held + 4M more is EDQUOT" test "$r" = errno=EDQUOT
+r=$(probe alice 2M); echo "after: $r"
+expect "uid-max-bytes = 3M: 2M held + 2M more is EDQUOT" test "$r" = errno=EDQUOT
 cp /tmp/contigd.conf.orig /etc/contigd/contigd.conf
 expect "reload of the original" reload_and_wait
-r=$(probe alice 4M); echo "restored: $r"
+r=$(probe alice 2M); echo "restored: $r"
 expect "alice allocates again once restored" grep -q '^ok' <<<"$r"
 
 echo "--- restart keeps a client's region"
@@ -283,10 +283,10 @@ tail -1 /tmp/hold1.out
 expect "bytes and physical address intact after the restart" grep -q "^check 1 ok phys=$phys1\$" /tmp/hold1.out
 pm=$(pagemap_phys "$pid1" $((va1))); echo "pagemap of holder 1: $pm"
 expect "pagemap agrees after the restart" test $((pm)) = $((phys1))
-expect "the new contigd serves" grep -q '^ok' <<<"$(probe alice 4M)"
+expect "the new contigd serves" grep -q '^ok' <<<"$(probe alice 2M)"
 
 echo "--- upgrade to $v2 over a running contigd"
-runuser -u alice -- deb-probe hold 4M /tmp/hold2.out &
+runuser -u alice -- deb-probe hold 2M /tmp/hold2.out &
 expect "holder 2 allocated" waitfor /tmp/hold2.out '^held'
 pid2=$(field /tmp/hold2.out pid) phys2=$(field /tmp/hold2.out phys)
 main=$(prop MainPID)
