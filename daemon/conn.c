@@ -366,8 +366,16 @@ void conn_outbox_init(struct conn_outbox *o)
 	list_init(&o->conns);
 }
 
+void conn_hold_out(struct conn *c, bool held)
+{
+	c->out_held = held;
+}
+
 void conn_outbox_flush(struct conn_outbox *o)
 {
+	struct list_node later;
+
+	list_init(&later);
 	while (!list_empty(&o->conns)) {
 		struct conn *c = container_of(o->conns.next, struct conn, outbox_link);
 		int r;
@@ -375,11 +383,22 @@ void conn_outbox_flush(struct conn_outbox *o)
 		list_del(&c->outbox_link);
 		if (c->dead || c->ending)
 			continue;
+		if (c->out_held) {
+			list_add_tail(&later, &c->outbox_link);
+			continue;
+		}
 		r = flush(c);
 		if (r < 0)
 			end(c, CONN_HUNG_UP, -r);
 		else
 			update_interest(c);
+	}
+	/* Held: at a later turn's end, once released. */
+	while (!list_empty(&later)) {
+		struct list_node *n = later.next;
+
+		list_del(n);
+		list_add_tail(&o->conns, n);
 	}
 }
 

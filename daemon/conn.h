@@ -96,6 +96,7 @@ struct conn {
 	bool dead;                      /* closed: no I/O, waits to be freed by its owner */
 	bool held;                      /* not read while set (a request waits) */
 	bool gated;                     /* not read while set (conn_gate) */
+	bool out_held;                  /* replies stay at the turn's end (conn_hold_out) */
 	bool ending;                    /* ops->ended was called */
 	/* The fd store's mode (conn_defer): */
 	struct conn_outbox *outbox;     /* NULL: replies leave at once */
@@ -147,6 +148,10 @@ void conn_gate(struct conn *c, bool gated);
  * served is not answered now but stays in the socket, read again once the
  * gate opens. */
 void conn_regate(struct conn *c);
+/* In the fd store's mode: what is queued stays queued at the end of the
+ * turn (conn_outbox_flush passes it by) until released; a reply that hands
+ * out a file the store does not hold yet must not leave. */
+void conn_hold_out(struct conn *c, bool held);
 /* Send what was queued outside an event of this connection, and watch for
  * what it needs next (after a held request was answered). */
 void conn_kick(struct conn *c);

@@ -475,7 +475,13 @@ static void sync_sessions(struct restart *rs, struct server *srv)
 		}
 		if (s->stash_fd >= 0 && !s->stash_held) {
 			snprintf(name, sizeof(name), "stash-%" PRIu64, s->id);
-			s->stash_held = fdstore_put(&rs->store, name, s->stash_fd) == 0;
+			int r = fdstore_put(&rs->store, name, s->stash_fd);
+			s->stash_held = r == 0;
+			/* The reply that hands the table out leaves once the
+			 * store holds it (or refuses it: full): a restart
+			 * without the table would never see what the client
+			 * stashes in it. */
+			conn_hold_out(&s->conn, r == -EAGAIN);
 		}
 		/* Stored: our copy is not needed any more. */
 		if (s->stash_fd >= 0 && s->stash_held) {
@@ -558,9 +564,10 @@ void restart_persist(struct restart *rs, struct server *srv)
 
 	if (!fdstore_on(&rs->store)) {
 		/* Gone (send_msg): nothing waits for it any more. */
-		srv->gate_unstored = false;
-		if (srv->ngated)
+		if (srv->gate_unstored) {
+			srv->gate_unstored = false;
 			server_open_gates(srv);
+		}
 		return;
 	}
 	rs->store.behind = false;

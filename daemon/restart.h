@@ -19,7 +19,9 @@
  * state says it was served, sends the recorded reply (server.h). A session
  * the manager has not taken yet (behind: EAGAIN) gets no memory and no
  * stash table until it has (session_wait_for_store): the next contigd
- * would not know it, and would release what it was given.
+ * would not know it, and would release what it was given. Likewise the
+ * reply that hands out a stash table leaves once the store holds the table
+ * (conn_hold_out): the next contigd would not see what the client stashes.
  *
  * The resume trusts nothing it cannot check: the state's checksum and
  * structure (else a cold start: every stored file is closed and removed,

@@ -364,8 +364,12 @@ void server_open_gates(struct server *srv)
 {
 	struct list_node *n;
 
-	for (n = srv->sessions.next; n != &srv->sessions && srv->ngated; n = n->next)
-		session_open_gate(container_of(n, struct session, link));
+	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
+		struct session *s = container_of(n, struct session, link);
+
+		session_open_gate(s);
+		conn_hold_out(&s->conn, false); /* (flushed at this turn's end) */
+	}
 }
 
 void session_end(struct session *s)

@@ -267,6 +267,7 @@ uint32_t session_finish_takes(struct session *s);
  * gone). */
 bool session_wait_for_store(struct session *s);
 void session_open_gate(struct session *s);
+/* The store went away: every gate opens, every held reply goes (once). */
 void server_open_gates(struct server *srv);
 /* A restored session: is the request at its socket's head the one whose
  * reply the state recorded (the killed contigd acted on it and may have

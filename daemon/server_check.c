@@ -151,13 +151,14 @@ int server_check(const struct server *srv, char *why, size_t len)
 {
 	const struct list_node *n;
 	uint64_t held = 0;
-	uint32_t live = 0, gated = 0;
+	uint32_t live = 0, gated = 0, out_held = 0;
 	int r;
 
 	for (n = srv->sessions.next; n != &srv->sessions; n = n->next) {
 		const struct session *s = container_of(n, struct session, link);
 
 		gated += s->conn.gated;
+		out_held += !s->dead && s->conn.out_held;
 		if (s->dead) {
 			/* Ended: it holds nothing and counts nothing. */
 			if (s->nregions || s->bytes || s->carve_bytes || s->leases.next != &s->leases)
@@ -178,6 +179,8 @@ int server_check(const struct server *srv, char *why, size_t len)
 	if (gated != srv->ngated || (gated && !srv->gate_unstored))
 		FAIL("%u sessions wait for the store, %u counted (gating %s)", gated, srv->ngated,
 		     srv->gate_unstored ? "on" : "off");
+	if (out_held && !srv->gate_unstored)
+		FAIL("%u sessions' replies held with no store to wait for", out_held);
 	if (srv->tenants.root.subtree_bytes != held)
 		FAIL("the cgroup tenants hold %" PRIu64 " bytes, the sessions %" PRIu64,
 		     srv->tenants.root.subtree_bytes, held);

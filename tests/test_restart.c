@@ -1002,6 +1002,109 @@ static void test_unstored_session_waits(void **state)
 	world_down();
 }
 
+/* The stash table process: a region; when told, its free (the session's
+ * first keep, which asks for the table), then a QUERY (which takes what
+ * it stashed); a byte back after each step. */
+static int table_child(int cmd, int ans)
+{
+	void *p = contig_alloc(2 * MiB, UINT64_MAX);
+	struct contig_pool_info info;
+	char c = p ? 'y' : 'n';
+
+	if (write(ans, &c, 1) != 1 || read(cmd, &c, 1) != 1)
+		return 1;
+	contig_free(p);
+	c = 'f';
+	if (write(ans, &c, 1) != 1 || read(cmd, &c, 1) != 1)
+		return 1;
+	c = contig_query(&info) == 0 ? 'q' : 'n';
+	if (write(ans, &c, 1) != 1 || read(cmd, &c, 1) != 1)
+		return 1;
+	return 0;
+}
+
+/* A stash table the store has not taken yet (the manager is behind) is not
+ * handed out: after a SIGKILL the next contigd would not have it, and what
+ * the client stashed in it would stay held, unseen, until the session
+ * ended. The reply waits; the next contigd makes a table of its own. */
+static void test_unstored_stash_table_waits(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int cmd[2], ans[2], status, filler, sessions;
+	uint64_t row[3];
+	struct pollfd pfd;
+	char c;
+
+	(void)state;
+	world_up();
+	caller_hold(true);
+	sessions = store_count(&store, "sess-");
+	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ans, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(table_child(cmd[0], ans[1]));
+	grant_pid = pid; /* (world_down kills it after a failure) */
+	assert_int_equal(read(ans[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	/* Its session is stored (its first replies left after that). */
+	for (int i = 0; i < 500 && store_count(&store, "sess-") < sessions + 1; i++)
+		sleep_ms(2);
+	assert_int_equal(store_count(&store, "sess-"), sessions + 1);
+
+	/* A manager that is behind: its socket full. */
+	store_pause(&store, true);
+	filler = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(filler >= 0);
+	memcpy(sa.sun_path, store.path, strlen(store.path) + 1);
+	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	while (send(filler, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
+		;
+	assert_int_equal(errno, EAGAIN);
+	/* The free is the session's first keep: it asks for the table, and
+	 * the answer waits (a slow machine only makes this pass more easily). */
+	assert_int_equal(write(cmd[1], "f", 1), 1);
+	pfd = (struct pollfd){ .fd = ans[0], .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+
+	(void)daemon_down(SIGKILL);
+	store_pause(&store, false);
+	(void)daemon_up();
+	close(filler);
+	if (!log_has("restored from systemd's fd store")) {
+		log_dump();
+		fail();
+	}
+	/* The free went on against the next contigd's table; the QUERY takes
+	 * what it stashed there: the process holds nothing. */
+	assert_int_equal(read(ans[0], &c, 1), 1);
+	assert_int_equal(c, 'f');
+	assert_int_equal(write(cmd[1], "q", 1), 1);
+	assert_int_equal(read(ans[0], &c, 1), 1);
+	assert_int_equal(c, 'q');
+	row[0] = (uint64_t)pid;
+	row[1] = row[2] = 0;
+	assert_true(raw_list(w.sock, PROTO_TABLE_SESSIONS, session_row, row) >= 0);
+	assert_int_equal(row[2], 1);
+	if (row[1]) {
+		log_dump();
+		fail_msg("the process's session holds %" PRIu64 " bytes after its free and QUERY",
+			 row[1]);
+	}
+	assert_int_equal(write(cmd[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	grant_pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(cmd[0]);
+	close(cmd[1]);
+	close(ans[0]);
+	close(ans[1]);
+	caller_hold(false);
+	free_returns_to_pool();
+	world_down();
+}
+
 /* The manager behind NOTIFY_SOCKET goes away (systemd never does; a test
  * harness or a crashed supervisor may): contigd keeps serving without a
  * store, says so once, and stops cleanly; it does not send the same files
@@ -1265,6 +1368,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_grant_survives, test_teardown),
 		cmocka_unit_test_teardown(test_store_gone, test_teardown),
 		cmocka_unit_test_teardown(test_unstored_session_waits, test_teardown),
+		cmocka_unit_test_teardown(test_unstored_stash_table_waits, test_teardown),
 		cmocka_unit_test_teardown(test_corrupt_state, test_teardown),
 		cmocka_unit_test_teardown(test_truncated_state, test_teardown),
 		cmocka_unit_test_teardown(test_page_replaced, test_teardown),
