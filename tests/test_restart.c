@@ -893,6 +893,43 @@ static void test_grant_survives(void **state)
 	world_down();
 }
 
+/* A manager that is behind: the store paused and its socket filled to
+ * EAGAIN. Returns the filler's socket (close it once the store reads on). */
+static int manager_behind(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int filler, queued = 0;
+
+	store_pause(&store, true);
+	filler = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(filler >= 0);
+	memcpy(sa.sun_path, store.path, strlen(store.path) + 1);
+	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	while (send(filler, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
+		queued++;
+	assert_int_equal(errno, EAGAIN);
+	assert_true(queued > 0);
+	return filler;
+}
+
+/* The child of the two tests below exited well; its pipes closed; the
+ * world, whole again, goes. */
+static void child_done(pid_t pid, int cmd[2], int ans[2])
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	grant_pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(cmd[0]);
+	close(cmd[1]);
+	close(ans[0]);
+	close(ans[1]);
+	caller_hold(false);
+	free_returns_to_pool();
+	world_down();
+}
+
 /* The unstored session's process: one region, then its address (0 and
  * errno on failure) once it has it, and the region kept until told. */
 static int unstored_child(int cmd, int ans)
@@ -927,24 +964,14 @@ static void session_row(const void *item, void *ctx)
  * process connects again and is served there. */
 static void test_unstored_session_waits(void **state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int cmd[2], ans[2], status, filler, queued = 0;
+	int cmd[2], ans[2], filler;
 	uint64_t got[2], row[3];
 	struct pollfd pfd;
 
 	(void)state;
 	world_up();
 	caller_hold(true);
-	/* A manager that is behind: its socket full. */
-	store_pause(&store, true);
-	filler = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(filler >= 0);
-	memcpy(sa.sun_path, store.path, strlen(store.path) + 1);
-	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	while (send(filler, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
-		queued++;
-	assert_int_equal(errno, EAGAIN);
-	assert_true(queued > 0);
+	filler = manager_behind();
 
 	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ans, O_CLOEXEC), 0);
@@ -990,16 +1017,7 @@ static void test_unstored_session_waits(void **state)
 	assert_int_equal(row[2], 1);
 	assert_int_equal(row[1], 2 * MiB);
 	assert_int_equal(write(cmd[1], "q", 1), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	grant_pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(cmd[0]);
-	close(cmd[1]);
-	close(ans[0]);
-	close(ans[1]);
-	caller_hold(false);
-	free_returns_to_pool();
-	world_down();
+	child_done(pid, cmd, ans);
 }
 
 /* The stash table process: a region; when told, its free (the session's
@@ -1029,8 +1047,7 @@ static int table_child(int cmd, int ans)
  * ended. The reply waits; the next contigd makes a table of its own. */
 static void test_unstored_stash_table_waits(void **state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int cmd[2], ans[2], status, filler, sessions;
+	int cmd[2], ans[2], filler, sessions;
 	uint64_t row[3];
 	struct pollfd pfd;
 	char c;
@@ -1053,15 +1070,7 @@ static void test_unstored_stash_table_waits(void **state)
 		sleep_ms(2);
 	assert_int_equal(store_count(&store, "sess-"), sessions + 1);
 
-	/* A manager that is behind: its socket full. */
-	store_pause(&store, true);
-	filler = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(filler >= 0);
-	memcpy(sa.sun_path, store.path, strlen(store.path) + 1);
-	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	while (send(filler, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
-		;
-	assert_int_equal(errno, EAGAIN);
+	filler = manager_behind();
 	/* The free is the session's first keep: it asks for the table, and
 	 * the answer waits (a slow machine only makes this pass more easily). */
 	assert_int_equal(write(cmd[1], "f", 1), 1);
@@ -1093,16 +1102,7 @@ static void test_unstored_stash_table_waits(void **state)
 			 row[1]);
 	}
 	assert_int_equal(write(cmd[1], "x", 1), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	grant_pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(cmd[0]);
-	close(cmd[1]);
-	close(ans[0]);
-	close(ans[1]);
-	caller_hold(false);
-	free_returns_to_pool();
-	world_down();
+	child_done(pid, cmd, ans);
 }
 
 /* The manager behind NOTIFY_SOCKET goes away (systemd never does; a test
