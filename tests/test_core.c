@@ -227,47 +227,47 @@ static bool free_pair_within(uint64_t window, uint64_t sz)
 	return false;
 }
 
+/* One region of sz bytes that crosses no multiple of boundary: the
+ * region's check, or ENOMEM, which is right only while no two adjacent free
+ * pages fit inside one window (the idle repair may bring a pair at any
+ * time: a failure with a pair there is tried again, up to three times).
+ * Returns whether it was allocated. */
+static bool alloc_within(size_t sz, uint64_t boundary)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		uint8_t *p = contig_alloc_specify_cache(sz, 0, CONTIG_MAX_ADDRESS, boundary,
+							CONTIG_CACHED);
+		if (p) {
+			uint64_t ph = contig_phys_addr(p);
+			assert_int_equal(ph / boundary, (ph + sz - 1) / boundary);
+			check_region(p, sz);
+			contig_free(p);
+			return true;
+		}
+		assert_int_equal(errno, ENOMEM);
+		if (!free_pair_within(boundary, sz))
+			return false;
+	}
+	fail_msg("ENOMEM three times while two adjacent free pages lay within one %llu-byte "
+		 "window", (unsigned long long)boundary);
+	return false;
+}
+
 static void test_boundary(void **state)
 {
 	(void)state;
 	/* The boundary as large as the size: only a pair starting on a 4 MiB
-	 * multiple will do, and without one it is ENOMEM. */
-	bool feasible = free_pair_within(4 * MiB, 4 * MiB);
-	uint8_t *p = contig_alloc_specify_cache(4 * MiB, 0, CONTIG_MAX_ADDRESS, 4 * MiB,
-						CONTIG_CACHED);
-	if (!feasible) {
-		assert_null(p);
-		assert_int_equal(errno, ENOMEM);
-	} else {
-		check_region(p, 4 * MiB);
-		uint64_t ph = contig_phys_addr(p);
-		assert_int_equal(ph / (4 * MiB), (ph + 4 * MiB - 1) / (4 * MiB));
-		contig_free(p);
-	}
-	/* A boundary larger than the size, crossing avoided. A failure counts
-	 * only while a pair that fits is there (the idle repair may bring one
-	 * after the failure: then it is tried again); without one the host's
-	 * free hugepages were too scattered, and that is said. */
-	for (int k = 0, tries = 0; k < 8; k++) {
-		size_t sz = PS + 4096;
-		p = contig_alloc_specify_cache(sz, 0, CONTIG_MAX_ADDRESS, 8 * MiB, CONTIG_CACHED);
-		if (!p) {
-			assert_int_equal(errno, ENOMEM);
-			if (!free_pair_within(8 * MiB, sz)) {
-				fprintf(stderr, "no two adjacent free pages within an 8 MiB window "
-					"(the host's free hugepages were scattered); skipped\n");
-				skip();
-			}
-			if (++tries == 3)
-				fail_msg("ENOMEM three times while two adjacent free pages lay "
-					 "within an 8 MiB window");
-			k--;
-			continue;
+	 * multiple will do; without one, ENOMEM is the answer. */
+	(void)alloc_within(4 * MiB, 4 * MiB);
+	/* A boundary larger than the size, crossing avoided: without a pair
+	 * inside an 8 MiB window the host's free hugepages were too scattered
+	 * for the check, and that is said. */
+	for (int k = 0; k < 8; k++) {
+		if (!alloc_within(PS + 4096, 8 * MiB)) {
+			fprintf(stderr, "no two adjacent free pages within an 8 MiB window "
+				"(the host's free hugepages were scattered); skipped\n");
+			skip();
 		}
-		uint64_t ph = contig_phys_addr(p);
-		assert_int_equal(ph / (8 * MiB), (ph + sz - 1) / (8 * MiB));
-		check_region(p, sz);
-		contig_free(p);
 	}
 }
 
