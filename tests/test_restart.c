@@ -912,6 +912,20 @@ static int manager_behind(void)
 	return filler;
 }
 
+/* A child of the two tests below, run by fn(its command pipe, its answer
+ * pipe); world_down kills it after a failure. Its pid. */
+static pid_t child_start(int (*fn)(int cmd, int ans), int cmd[2], int ans[2])
+{
+	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ans, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(cmd[0], ans[1]));
+	grant_pid = pid;
+	return pid;
+}
+
 /* The child of the two tests below exited well; its pipes closed; the
  * world, whole again, goes. */
 static void child_done(pid_t pid, int cmd[2], int ans[2])
@@ -973,13 +987,7 @@ static void test_unstored_session_waits(void **state)
 	caller_hold(true);
 	filler = manager_behind();
 
-	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(ans, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(unstored_child(cmd[0], ans[1]));
-	grant_pid = pid; /* (world_down kills it after a failure) */
+	pid_t pid = child_start(unstored_child, cmd, ans);
 	/* Connected (the daemon lists it), but not answered: the store does
 	 * not hold its socket. A slow machine only makes this pass more
 	 * easily; what it rules out is an answer. */
@@ -1056,13 +1064,7 @@ static void test_unstored_stash_table_waits(void **state)
 	world_up();
 	caller_hold(true);
 	sessions = store_count(&store, "sess-");
-	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(ans, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(table_child(cmd[0], ans[1]));
-	grant_pid = pid; /* (world_down kills it after a failure) */
+	pid_t pid = child_start(table_child, cmd, ans);
 	assert_int_equal(read(ans[0], &c, 1), 1);
 	assert_int_equal(c, 'y');
 	/* Its session is stored (its first replies left after that). */
